@@ -1,0 +1,14 @@
+# shellcheck shell=bash
+# Source with the flavour of tools to use:  . tools/ci/env.sh current|oldest
+# Puts that venv first on PATH and exports what the molecule scenarios read (LAB_IMAGE,
+# LAB_FRP_ARCHIVE_DIR). Each piece is created by tools/lab/setup.sh if it is missing.
+_flavour=${1:-current}
+_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+_venv=$("$_root/tools/lab/setup.sh" venv-path "$_flavour") || return 1
+export PATH="$_venv/bin:$PATH"
+export VIRTUAL_ENV="$_venv"
+LAB_IMAGE=$("$_root/tools/lab/setup.sh" image-name) || return 1
+LAB_FRP_ARCHIVE_DIR=$("$_root/tools/lab/setup.sh" archive-dir) || return 1
+export LAB_IMAGE LAB_FRP_ARCHIVE_DIR
+export ANSIBLE_FORCE_COLOR=false PY_COLORS=0
+unset _flavour _venv
