@@ -12,3 +12,8 @@ LAB_FRP_ARCHIVE_DIR=$("$_root/tools/lab/setup.sh" archive-dir) || return 1
 export LAB_IMAGE LAB_FRP_ARCHIVE_DIR
 export ANSIBLE_FORCE_COLOR=false PY_COLORS=0
 unset _flavour _venv
+# The lab's random frp token and API key (never the user's real ones).
+set -a
+# shellcheck disable=SC1090
+. "$("$_root/tools/lab/setup.sh" lab-secrets)"
+set +a

@@ -9,6 +9,7 @@
 #   tools/lab/setup.sh venv-path current|oldest   prints the venv's folder (creates it if needed)
 #   tools/lab/setup.sh image-name     prints the base image tag
 #   tools/lab/setup.sh archive-dir    prints the folder holding the frp test archive
+#   tools/lab/setup.sh lab-secrets    prints the file holding the lab's random token and API key
 #
 # Caches live outside the checkout so that every clone on this machine shares them:
 # LISYOEN_FRP_CACHE (default ~/.cache/lisyoen-frp).
@@ -180,6 +181,20 @@ ensure_venv() { # current|oldest
 
 archive_dir() { echo "$CACHE/frp/$FRP_VERSION"; }
 
+# The lab's own secrets: random per machine, kept 0600 outside the checkout. The token is hostile
+# on purpose (quote, backslash, non-ASCII, emoji) so that every run proves it survives end to end.
+ensure_lab_secrets() {
+  local f="$CACHE/lab/secrets.env" rnd
+  if [ -s "$f" ]; then return 0; fi
+  mkdir -p "$CACHE/lab" && chmod 0700 "$CACHE/lab"
+  rnd=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  ( umask 077
+    printf 'LAB_FRP_TOKEN=%q\n' "lab\"tok\\en-ü-🔑-$rnd" > "$f"
+    printf 'LAB_LLM_API_KEY=%q\n' "sk-lab-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >> "$f" )
+  say "generated the lab's secrets in $f"
+}
+lab_secrets_file() { ensure_lab_secrets; echo "$CACHE/lab/secrets.env"; }
+
 ensure_frp_archive() {
   local out name work sdist b want got
   out=$(archive_dir)
@@ -222,7 +237,7 @@ main() {
     all)
       need_root
       check_disk "$CACHE" 500
-      ensure_docker; ensure_image; ensure_venv current; ensure_venv oldest; ensure_frp_archive ;;
+      ensure_docker; ensure_image; ensure_venv current; ensure_venv oldest; ensure_frp_archive; ensure_lab_secrets ;;
     docker) ensure_docker ;;
     image) ensure_image ;;
     image-name) image_name ;;
@@ -230,6 +245,7 @@ main() {
     venv-path) ensure_venv "${2:?current|oldest}"; venv_dir "$2" ;;
     frp-archive) ensure_frp_archive ;;
     archive-dir) archive_dir ;;
+    lab-secrets) lab_secrets_file ;;
     *) die "unknown command '$cmd' (see the head of $0)" ;;
   esac
 }

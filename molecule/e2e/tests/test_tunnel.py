@@ -1,0 +1,117 @@
+"""The whole tunnel, end to end: home PC -> frps on minipc -> frpc on spark -> LLM API on spark:4000."""
+
+import json
+import statistics
+import time
+
+import requests
+
+from conftest import TUNNEL, run_playbook
+
+MODEL = "Qwen/Qwen3-Coder-30B-A3B-Instruct"
+
+
+def _headers(api_key, host="llm.local", **extra):
+    return {"Host": host, "Authorization": f"Bearer {api_key}", **extra}
+
+
+def test_models_through_the_tunnel(api_key):
+    r = requests.get(f"{TUNNEL}/v1/models", headers=_headers(api_key), timeout=10)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "list"
+    assert MODEL in [m["id"] for m in body["data"]]
+
+
+def test_wrong_api_key_is_rejected_by_the_api(api_key):
+    r = requests.get(f"{TUNNEL}/v1/models", headers=_headers(api_key + "-wrong"), timeout=10)
+    assert r.status_code == 401
+
+
+def test_wrong_host_gets_frps_not_found_page(api_key):
+    r = requests.get(f"{TUNNEL}/v1/models", headers=_headers(api_key, host="other.local"), timeout=10)
+    assert r.status_code == 404
+    assert "The page you requested was not found." in r.text
+
+
+def test_stream_arrives_chunk_by_chunk_at_the_upstream_pace(api_key):
+    interval_ms, chunks = 200, 10
+    payload = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "count"}]}
+    hdrs = _headers(api_key, **{"x-fake-chunks": str(chunks), "x-fake-interval-ms": str(interval_ms)})
+    start = time.monotonic()
+    arrivals, done = [], False
+    with requests.post(f"{TUNNEL}/v1/chat/completions", headers=hdrs, json=payload, stream=True, timeout=30) as r:
+        assert r.status_code == 200
+        assert r.headers["Content-Type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if not line.startswith(b"data: "):
+                continue
+            if line == b"data: [DONE]":
+                done = True
+                break
+            json.loads(line[6:])
+            arrivals.append(time.monotonic() - start)
+    assert done, "stream ended without [DONE]"
+    assert len(arrivals) >= chunks
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    # Not buffered: chunks arrive spread over the stream, each about one interval after the last.
+    assert arrivals[0] < 1.0, f"first chunk after {arrivals[0]:.3f} s"
+    assert arrivals[-1] - arrivals[0] >= 0.8 * (chunks - 1) * interval_ms / 1000, arrivals
+    assert abs(statistics.median(gaps) - interval_ms / 1000) < 0.05, gaps
+
+
+def test_completion_slower_than_frps_default_60s_timeout_succeeds(api_key):
+    payload = {"model": MODEL, "stream": False, "messages": [{"role": "user", "content": "think long"}]}
+    start = time.monotonic()
+    r = requests.post(
+        f"{TUNNEL}/v1/chat/completions",
+        headers=_headers(api_key, **{"x-fake-delay-s": "65"}),
+        json=payload,
+        timeout=120,
+    )
+    took = time.monotonic() - start
+    assert r.status_code == 200, (r.status_code, r.text[:200])
+    assert took >= 65, took
+    assert r.json()["choices"][0]["message"]["content"]
+
+
+def test_direct_path_from_minipc_to_spark_api_fails(minipc, spark):
+    # Positive control first: the API is up on spark and listens on all addresses.
+    assert spark.run("curl -sf -o /dev/null --max-time 3 http://127.0.0.1:4000/health/liveliness").rc == 0
+    assert spark.socket("tcp://0.0.0.0:4000").is_listening
+    for port in (4000, 22):
+        res = minipc.run(f"curl -s -o /dev/null --max-time 3 http://10.213.20.10:{port}/")
+        assert res.rc != 0, f"minipc reached spark:{port} directly"
+
+
+def test_nothing_from_outside_can_open_a_connection_to_spark(minipc):
+    # From the internet side, even via the office router's address, nothing gets in.
+    for target in ("10.213.20.10:4000", "10.213.10.2:4000"):
+        res = minipc.run(f"timeout 3 bash -c 'exec 3<>/dev/tcp/{target.replace(':', '/')}'")
+        assert res.rc != 0, f"minipc opened a connection to {target}"
+
+
+def test_spark_reaches_minipc_control_port_outbound(spark):
+    res = spark.run("timeout 3 bash -c 'exec 3<>/dev/tcp/10.213.10.10/7000'")
+    assert res.rc == 0, res.stderr
+
+
+def test_verify_playbook_reports_a_healthy_tunnel():
+    res = run_playbook("verify.yml")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "): ok" in res.stdout, res.stdout[-3000:]
+    assert MODEL in res.stdout
+    assert "minipc frps: active" in res.stdout
+    assert "spark frpc: active" in res.stdout
+
+
+def test_verify_playbook_diagnoses_a_wrong_api_key():
+    res = run_playbook("verify.yml", "-e", "vault_llm_api_key=sk-wrong", "-e", "verify_wait_timeout=0")
+    assert res.returncode != 0
+    assert "api_key_rejected" in res.stdout, res.stdout[-3000:]
+
+
+def test_verify_playbook_diagnoses_a_wrong_host_header():
+    res = run_playbook("verify.yml", "-e", "llm_host_header=wrong.local", "-e", "verify_wait_timeout=0")
+    assert res.returncode != 0
+    assert "frp_no_proxy" in res.stdout, res.stdout[-3000:]
