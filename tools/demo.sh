@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# make demo / make demo-down: the whole tunnel on a built-in lab of real systemd containers.
+#   minipc  (home, frps)  <- frpc on spark (office, behind a NAT router) -> fake LLM API on spark:4000
+# The lab is the molecule e2e scenario; site.yml and verify.yml then run exactly as a user runs them,
+# with the lab's inventory instead of inventory/home.yml.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=tools/ci/env.sh
+. tools/ci/env.sh current
+export MOLECULE_EPHEMERAL_DIRECTORY="${LISYOEN_FRP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lisyoen-frp}/demo-e2e"
+inv="$MOLECULE_EPHEMERAL_DIRECTORY/inventory"
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+case ${1:-up} in
+  up)
+    step "bringing up the lab: minipc (home), officegw (office NAT router), spark (office LLM server)"
+    molecule create -s e2e >/dev/null
+    molecule prepare -s e2e --force >/dev/null
+    step "ansible-playbook playbooks/site.yml -i <lab inventory>"
+    (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/site.yml)
+    step "ansible-playbook playbooks/verify.yml -i <lab inventory>"
+    (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/verify.yml)
+    step "what the home PC types (the lab's vhost port is published on 127.0.0.1:18081):"
+    cat <<CMD
+curl -H 'Host: llm.local' -H "Authorization: Bearer \$LLM_API_KEY" http://127.0.0.1:18081/v1/models
+CMD
+    step "its answer:"
+    curl -sS -H 'Host: llm.local' -H "Authorization: Bearer $LAB_LLM_API_KEY" http://127.0.0.1:18081/v1/models
+    echo
+    step "a streamed chat completion through the tunnel:"
+    curl -sSN -H 'Host: llm.local' -H "Authorization: Bearer $LAB_LLM_API_KEY" -H 'Content-Type: application/json' \
+      -H 'x-fake-chunks: 5' -H 'x-fake-interval-ms: 200' \
+      -d '{"model":"Qwen/Qwen3-Coder-30B-A3B-Instruct","stream":true,"messages":[{"role":"user","content":"Hello!"}]}' \
+      http://127.0.0.1:18081/v1/chat/completions
+    step "the lab is up; remove it with: make demo-down"
+    ;;
+  down)
+    step "removing the demo lab"
+    molecule destroy -s e2e >/dev/null
+    echo "removed"
+    ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
