@@ -18,6 +18,7 @@ Per-request knobs (request JSON field, header, or query parameter; first found w
   fake_interval_ms / x-fake-interval-ms            pause between stream chunks (default 50)
   fake_delay_s / x-fake-delay-s                    pause before the response headers (default 0)
   fake_status / x-fake-status                      answer with this HTTP error status instead
+  max_tokens (request field)                       caps the chunks; finish_reason becomes "length"
 Endpoints:
   GET  /health/liveliness, /health/readiness, /healthz   200 without auth (for frp health checks)
   GET  /v1/models, /models                                the model list
@@ -123,7 +124,7 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
             raise BadRequest("%s must not be negative" % name)
         return value
 
-    def _send(self, status, body=b"", content_type="application/json", extra_headers=None):
+    def _send(self, status, body=b"", content_type="application/json"):
         """Status line, headers and body assembled into one buffer and written at once."""
         if isinstance(body, str):
             body = body.encode("utf-8")
@@ -135,16 +136,14 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
             "Content-Type: %s" % content_type,
             "Content-Length: %d" % len(body),
         ]
-        for key, value in (extra_headers or {}).items():
-            lines.append("%s: %s" % (key, value))
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + (body if self.command != "HEAD" else b""))
         self.log_request(status.value, len(body))
 
-    def _send_json(self, status, obj, extra_headers=None):
-        self._send(status, json.dumps(obj, separators=(",", ":")), extra_headers=extra_headers)
+    def _send_json(self, status, obj):
+        self._send(status, json.dumps(obj, separators=(",", ":")))
 
     def _error(self, status, message, err_type, code=None):
         # LiteLLM's proxy answers errors in OpenAI's shape, with the status as a string code.
@@ -280,6 +279,12 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
         if not self._delay_or_status(body):
             return None
         pieces = _content_pieces(messages, chunks)
+        finish_reason = "stop"
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+        if isinstance(max_tokens, int) and 0 < max_tokens < len(pieces):
+            # One piece stands for one token, so a cap cuts the answer as a real server would.
+            pieces = pieces[:max_tokens]
+            finish_reason = "length"
         completion_id = "chatcmpl-" + uuid.uuid4().hex
         created = int(time.time())
         usage = {"prompt_tokens": _prompt_tokens(messages), "completion_tokens": len(pieces)}
@@ -287,14 +292,15 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             return self._send_json(200, {
                 "id": completion_id, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "finish_reason": "stop",
+                "choices": [{"index": 0, "finish_reason": finish_reason,
                              "message": {"role": "assistant", "content": "".join(pieces)}}],
                 "usage": usage,
             })
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return self._stream(completion_id, created, model, pieces, interval, usage if include_usage else None)
+        return self._stream(completion_id, created, model, pieces, interval, finish_reason,
+                            usage if include_usage else None)
 
-    def _stream(self, completion_id, created, model, pieces, interval, usage):
+    def _stream(self, completion_id, created, model, pieces, interval, finish_reason, usage):
         head = ("HTTP/1.1 200 OK\r\n"
                 "Date: %s\r\n"
                 "Server: %s\r\n"
@@ -303,11 +309,9 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
                 "X-Accel-Buffering: no\r\n"
                 "Transfer-Encoding: chunked\r\n\r\n") % (self.date_time_string(), self.server_version)
 
-        def chunk(delta, finish_reason=None, extra=None):
+        def chunk(delta, finish=None):
             obj = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                   "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
-            if extra:
-                obj.update(extra)
+                   "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
             return "data: %s\n\n" % json.dumps(obj, separators=(",", ":"))
 
         def frame(text):
@@ -323,7 +327,7 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
                     time.sleep(interval)
                 self.wfile.write(frame(chunk({"content": piece})))
                 self.wfile.flush()
-            tail = chunk({}, "stop")
+            tail = chunk({}, finish_reason)
             if usage:
                 tail += "data: %s\n\n" % json.dumps({
                     "id": completion_id, "object": "chat.completion.chunk", "created": created,
