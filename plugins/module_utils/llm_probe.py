@@ -290,8 +290,8 @@ def is_transient(diagnosis, status=None):
 def probe_models(base_url, host_header='', api_key='', expected_models=(), timeout=10, validate_certs=True,
                  use_proxy=True):
     """One GET /v1/models. Returns a dict: status, models, latency_ms, diagnosis, detail, body."""
-    reply, _ = http_call(models_url(base_url), headers=api_headers(host_header, api_key), timeout=timeout,
-                         validate_certs=validate_certs, use_proxy=use_proxy)
+    reply = http_call(models_url(base_url), headers=api_headers(host_header, api_key), timeout=timeout,
+                      validate_certs=validate_certs, use_proxy=use_proxy)[0]
     result = {'status': reply.status, 'models': [], 'latency_ms': reply.elapsed_ms, 'detail': reply.reason,
               'body': reply.body, 'headers': reply.headers}
     if reply.error:
@@ -350,7 +350,7 @@ def iter_sse_data(readline):
             continue
         if line.startswith(':'):
             continue
-        field, _, value = line.partition(':')
+        field, value = line.split(':', 1) if ':' in line else (line, '')
         if value.startswith(' '):
             value = value[1:]
         if field == 'data':
@@ -464,8 +464,8 @@ def fetch_frps_proxies(dashboard_url, user='', password='', timeout=10, validate
         # Sent up front: the dashboard answers 401 rather than challenging politely for every client.
         token = base64.b64encode(('%s:%s' % (user, password)).encode('utf-8')).decode('ascii')
         headers['Authorization'] = 'Basic %s' % token
-    reply, _ = http_call(url, headers=headers, timeout=timeout, validate_certs=validate_certs,
-                         use_proxy=use_proxy)
+    reply = http_call(url, headers=headers, timeout=timeout, validate_certs=validate_certs,
+                      use_proxy=use_proxy)[0]
     if reply.error:
         return None, 'frps dashboard %s unreachable (%s: %s)' % (url, reply.error, reply.reason)
     if reply.status in (401, 403):

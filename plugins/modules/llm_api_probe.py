@@ -23,7 +23,7 @@ description:
   - Optionally asks the frps dashboard (C(/api/proxy/http)) which proxies are online, to tell apart the
     causes frps hides behind one 404 page.
   - When a check fails, the module fails with a message that says what is wrong and what to check, and a
-    stable O(diagnosis) code in the result.
+    stable RV(diagnosis) code in the result.
   - The module only reads; it never changes anything and always reports RV(ignore:changed=false).
 author:
   - lisyoen (@lisyoen)
@@ -63,7 +63,7 @@ options:
     default: llm.local
   api_key:
     description:
-      - API key sent as C(Authorization: Bearer <api_key>). No C(Authorization) header when empty or omitted.
+      - 'API key sent as C(Authorization: Bearer <api_key>). No C(Authorization) header when empty or omitted.'
     type: str
   expected_models:
     description:
@@ -290,7 +290,7 @@ chat:
       type: str
       returned: always
     done:
-      description: Whether the stream ended with C(data: [DONE]) (always true for a complete non-streamed answer).
+      description: 'Whether the stream ended with C(data: [DONE]) (always true for a complete non-streamed answer).'
       type: bool
       returned: always
   sample:
@@ -356,7 +356,7 @@ def argument_spec():
         chat_prompt=dict(type='str', default='Reply with the single word: pong'),
         chat_stream=dict(type='bool', default=True),
         chat_timeout=dict(type='float', default=120),
-        chat_max_tokens=dict(type='int', default=16),
+        chat_max_tokens=dict(type='int', default=16, no_log=False),
         frps_dashboard_url=dict(type='str'),
         frps_dashboard_user=dict(type='str'),
         frps_dashboard_password=dict(type='str', no_log=True),

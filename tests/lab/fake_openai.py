@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, lisyoen <lisyoen@gmail.com>
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small OpenAI-compatible API server, standard library only (Python 3.8+).
@@ -174,7 +173,7 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
 
     def _authorized(self):
         auth = self.headers.get("Authorization", "")
-        scheme, _, token = auth.partition(" ")
+        scheme, token = auth.split(" ", 1) if " " in auth else (auth, "")
         if scheme.lower() == "bearer" and token.strip() in self.server.api_keys:
             return True
         self.server.count("unauthorized")

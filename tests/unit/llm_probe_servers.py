@@ -102,7 +102,7 @@ class _ScriptedHandler(socketserver.StreamRequestHandler):
             raw = self.rfile.readline(65536)
             if raw in (b"\r\n", b"\n", b""):
                 break
-            key, _, value = raw.decode("latin-1").partition(":")
+            key, value = raw.decode("latin-1").split(":", 1)
             headers[key.strip().lower()] = value.strip()
         body = self.rfile.read(int(headers.get("content-length") or 0))
         request = Request(method, path, headers, body)
