@@ -330,6 +330,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lisyoen.frp.plugins.module_utils.llm_probe import (
     chat_smoke_test,
+    chat_url,
     excerpt,
     explain,
     explain_frps_proxies,
@@ -385,11 +386,12 @@ def run_probe(module):
     p = module.params
     secrets = [s for s in (p['api_key'], p['frps_dashboard_password']) if s]
     host_header = p['host_header'] or ''
+    api_key = p['api_key'] or ''
     target = models_url(p['url'])
 
     probe = probe_models_until(
         p['wait_timeout'], p['delay'],
-        base_url=p['url'], host_header=host_header, api_key=p['api_key'] or '',
+        base_url=p['url'], host_header=host_header, api_key=api_key,
         expected_models=p['expected_models'], timeout=p['timeout'], validate_certs=p['validate_certs'],
         use_proxy=p['use_proxy'],
     )
@@ -398,7 +400,7 @@ def run_probe(module):
         url=target,
         status=probe['status'],
         models=probe['models'],
-        missing_models=probe.get('missing', []),
+        missing_models=probe['missing'],
         latency_ms=probe['latency_ms'],
         diagnosis=probe['diagnosis'],
         attempts=probe['attempts'],
@@ -424,7 +426,7 @@ def run_probe(module):
         message = explain(
             probe['diagnosis'], target, host_header, status=probe['status'], detail=probe['detail'],
             body=probe['body'], secrets=secrets, timeout=p['timeout'], models=probe['models'],
-            missing=probe.get('missing', ()), dashboard_text=dashboard_text)
+            missing=probe['missing'], dashboard_text=dashboard_text)
         if probe['attempts'] > 1:
             message += ' (still failing after %d attempts in %s s)' % (probe['attempts'], p['wait_timeout'])
         if notes:
@@ -439,14 +441,14 @@ def run_probe(module):
 
     if p['chat_model']:
         diagnosis, chat, detail = chat_smoke_test(
-            p['url'], p['chat_model'], p['chat_prompt'], host_header=host_header, api_key=p['api_key'] or '',
+            p['url'], p['chat_model'], p['chat_prompt'], host_header=host_header, api_key=api_key,
             stream=p['chat_stream'], timeout=p['chat_timeout'], max_tokens=p['chat_max_tokens'],
             validate_certs=p['validate_certs'], use_proxy=p['use_proxy'])
         chat['content'] = redact(chat['content'], secrets)
         result['chat'] = chat
         result['diagnosis'] = diagnosis
         if diagnosis != 'ok':
-            message = explain(diagnosis, target[:-len('/models')] + '/chat/completions', host_header,
+            message = explain(diagnosis, chat_url(p['url']), host_header,
                               status=chat['status'], detail=detail, secrets=secrets, timeout=p['chat_timeout'],
                               step='POST /v1/chat/completions')
             return False, redact('Models OK: %s Chat smoke test failed: %s' % (summary, message), secrets), result
