@@ -1,0 +1,127 @@
+"""Faults the tunnel must survive with no manual action, or whose cause the probe names.
+
+Each test breaks one thing, measures how long until the tunnel serves /v1/models again, and
+restores the lab. The measured recovery times go to <ephemeral dir>/recovery.json (make bench
+reads them) and into the test output.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import TUNNEL, lab_host, run_playbook
+
+RESULTS = pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "recovery.json"
+
+
+def serving(api_key, timeout=1.0):
+    try:
+        r = requests.get(
+            f"{TUNNEL}/v1/models",
+            headers={"Host": "llm.local", "Authorization": f"Bearer {api_key}"},
+            timeout=timeout,
+        )
+    except requests.RequestException:
+        return False
+    return r.status_code == 200
+
+
+def wait_serving(api_key, limit):
+    """Seconds until the tunnel serves again, polling every 50 ms; fails after `limit` seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        if serving(api_key):
+            return time.monotonic() - start
+        time.sleep(0.05)
+    pytest.fail(f"the tunnel did not serve again within {limit} s")
+
+
+def record(name, seconds):
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data[name] = round(seconds, 2)
+    RESULTS.write_text(json.dumps(data, indent=2))
+    print(f"recovery after {name}: {seconds:.2f} s")
+
+
+@pytest.fixture(autouse=True)
+def tunnel_serves_before(api_key):
+    wait_serving(api_key, 60)
+
+
+def test_frps_restart(minipc, api_key):
+    assert minipc.run("systemctl restart frps").rc == 0
+    took = wait_serving(api_key, 30)
+    record("frps_restart", took)
+    assert took < 10
+
+
+def test_frpc_sigkill(spark, api_key):
+    before = spark.run("systemctl show -p MainPID --value frpc").stdout.strip()
+    assert spark.run("systemctl kill -s SIGKILL frpc").rc == 0
+    took = wait_serving(api_key, 30)
+    record("frpc_sigkill", took)
+    after = spark.run("systemctl show -p MainPID --value frpc").stdout.strip()
+    assert after not in ("", "0", before), "systemd did not restart frpc"
+    assert took < 10
+
+
+def test_spark_cut_off_for_30s(api_key):
+    rules = ["FORWARD -s 10.213.20.10 -j DROP", "FORWARD -d 10.213.20.10 -j DROP"]
+    gw = lab_host("officegw")
+    for rule in rules:
+        assert gw.run(f"iptables -I {rule}").rc == 0
+    try:
+        time.sleep(2)
+        assert not serving(api_key, timeout=2), "the tunnel still served while spark was cut off"
+        time.sleep(28)
+    finally:
+        for rule in rules:
+            gw.run(f"iptables -D {rule}")
+    took = wait_serving(api_key, 60)
+    record("outage_30s", took)
+    assert took < 30
+
+
+@pytest.mark.parametrize("name", ["spark", "minipc"])
+def test_host_restart_brings_services_back(request, name, api_key):
+    start = time.monotonic()
+    subprocess.run(["docker", "restart", "-t", "10", name], check=True, capture_output=True)
+    took = wait_serving(api_key, 90)
+    record(f"{name}_container_restart", time.monotonic() - start)
+    host = request.getfixturevalue(name)
+    unit = "frps" if name == "minipc" else "frpc"
+    assert host.service(unit).is_enabled
+    assert host.service(unit).is_running
+    assert took < 60
+
+
+def test_llm_api_stopped_is_diagnosed(spark, api_key):
+    assert spark.run("systemctl stop llm-api").rc == 0
+    try:
+        res = run_playbook("verify.yml", "-e", "verify_wait_timeout=0")
+        assert res.returncode != 0
+        assert "frp_no_proxy" in res.stdout, res.stdout[-3000:]
+    finally:
+        assert spark.run("systemctl start llm-api").rc == 0
+    record("llm_api_restart", wait_serving(api_key, 30))
+
+
+def test_wrong_token_on_frpc_is_diagnosed_and_site_yml_repairs_it(spark, api_key):
+    token_file = spark.run("sed -n 's/^ *path *= *\"\\(.*\\)\"/\\1/p' /etc/frp/frpc.toml").stdout.strip()
+    assert token_file.startswith("/etc/frp/"), token_file
+    assert spark.run(f"printf wrong-token > {token_file} && systemctl restart frpc").rc == 0
+    time.sleep(3)
+    res = run_playbook("verify.yml", "-e", "verify_wait_timeout=0")
+    assert res.returncode != 0
+    assert "frp_no_proxy" in res.stdout, res.stdout[-3000:]
+    journal = spark.run("journalctl -u frpc --no-pager -o cat -n 50").stdout + spark.run("tail -n 50 /var/log/frp/frpc.log").stdout
+    assert "token" in journal.lower(), journal[-2000:]
+    repair = run_playbook("site.yml", "--limit", "spark")
+    assert repair.returncode == 0, repair.stdout[-3000:]
+    assert "changed=0" not in repair.stdout.split("PLAY RECAP")[-1], "site.yml did not notice the drift"
+    record("wrong_token_repaired_by_site_yml", wait_serving(api_key, 30))
