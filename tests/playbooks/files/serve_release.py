@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Serve a folder on 127.0.0.1 for download.yml, like GitHub's release downloads, then stop by itself.
 
-    serve_release.py FOLDER PORT_FILE
+    python3 serve_release.py FOLDER PORT_FILE
 
 Binds a free port on 127.0.0.1 and writes it to PORT_FILE. Stops on GET /quit or after 120 s.
 """
