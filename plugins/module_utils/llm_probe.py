@@ -58,7 +58,9 @@ DIAGNOSES = {
 }
 
 # A tunnel that is still coming up shows exactly these; anything else will not fix itself by waiting.
-TRANSIENT_DIAGNOSES = frozenset(['connection_refused', 'connection_reset', 'frp_no_proxy', 'gateway_timeout'])
+# connection_closed: through a tcp proxy, the API port accepts while frpc cannot reach the API yet.
+TRANSIENT_DIAGNOSES = frozenset(['connection_refused', 'connection_reset', 'connection_closed', 'frp_no_proxy',
+                                 'gateway_timeout'])
 TRANSIENT_STATUSES = frozenset([502, 503])
 
 # Text of frps' built-in not-found page (pkg/util/vhost/resource.go), checked against frps 0.65.0.
@@ -573,9 +575,12 @@ def explain(diagnosis, url, host_header='', status=None, detail=None, body=b'', 
     route_host = frp_route_host(host_header or parsed.netloc)
     port = parsed.port or (443 if parsed.scheme == 'https' else 80)
     if diagnosis == 'connection_refused':
-        msg = ('%s: connection refused by %s:%s. Nothing listens there: frps is down or not on that port '
-               '(vhostHTTPPort, 8081 here), a firewall rejects it, or the address/port in url is wrong. '
-               'On the frps host check `systemctl status frps` and `ss -ltnp | grep %s`.'
+        msg = ('%s: connection refused by %s:%s. Nothing listens there. With a tcp proxy (lisyoen.frp\'s '
+               'default for the LLM API) frps opens that port only while frpc is connected and its proxy is '
+               'registered: on the office server check `systemctl status frpc` and `journalctl -u frpc` '
+               '(token mismatch, wrong server address). Otherwise frps is down or not on that port, a '
+               'firewall rejects it, or the address/port in url is wrong: on the frps host check '
+               '`systemctl status frps` and `ss -ltnp | grep %s`.'
                % (step, parsed.hostname, port, port))
     elif diagnosis == 'connection_timeout':
         msg = ('%s: could not connect to %s:%s within %s s. A firewall or router drops the packets, the '
@@ -587,9 +592,11 @@ def explain(diagnosis, url, host_header='', status=None, detail=None, body=b'', 
         msg = ('%s: TLS failed for %s (%s). Check the certificate, or that url uses http:// for the plain '
                'HTTP vhost port; validate_certs=false skips verification.' % (step, where, detail))
     elif diagnosis == 'connection_closed':
-        msg = ('%s: %s closed the connection without an HTTP answer (%s). Is url pointing at frps\' control '
-               'port (bindPort, 7000) instead of its HTTP vhost port (vhostHTTPPort, 8081), or at a non-HTTP '
-               'service?' % (step, where, detail))
+        msg = ('%s: %s closed the connection without an HTTP answer (%s). With a tcp proxy (lisyoen.frp\'s '
+               'default for the LLM API) this is how frpc reports that it cannot reach the local API: on the '
+               'office server check that `curl http://localhost:4000/v1/models` answers and '
+               '`journalctl -u frpc`. Or url points at frps\' control port (bindPort, 7000) instead of the '
+               'API port (8081), or at a non-HTTP service.' % (step, where, detail))
     elif diagnosis == 'connection_reset':
         msg = ('%s: the connection to %s was reset (%s): frps restarted or something between drops the '
                'connection.' % (step, where, detail))

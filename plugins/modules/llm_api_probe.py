@@ -90,8 +90,8 @@ options:
     description:
       - Keep retrying transient failures for up to this many seconds, for example while frpc reconnects
         after a restart. V(0) tries once.
-      - Retried diagnoses are V(connection_refused), V(connection_reset), V(frp_no_proxy), V(gateway_timeout)
-        and V(upstream_error) with status 502 or 503. Others (a rejected key, a wrong body) fail at once.
+      - Retried diagnoses are V(connection_refused), V(connection_reset), V(connection_closed), V(frp_no_proxy),
+        V(gateway_timeout) and V(upstream_error) with status 502 or 503. Others (a rejected key, a wrong body) fail at once.
       - The last attempt may end up to O(timeout) seconds after this.
     type: float
     default: 0

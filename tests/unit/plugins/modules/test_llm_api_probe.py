@@ -99,6 +99,8 @@ def test_connection_refused(run_module, closed_port):
     assert result["status"] is None and result["models"] == []
     assert "connection refused by 127.0.0.1:%d" % closed_port in result["msg"]
     assert "frps is down" in result["msg"] and "firewall" in result["msg"]
+    # With the default tcp proxy, frps opens the API port only while frpc is connected.
+    assert "systemctl status frpc" in result["msg"]
     assert result["msg"] == result["message"]
 
 
@@ -141,7 +143,9 @@ def test_connection_closed_like_frps_control_port(run_module, scripted):
     failed, result = run_module(args_for(server.url))
     assert failed
     assert result["diagnosis"] == "connection_closed"
-    assert "control port" in result["msg"] and "vhostHTTPPort" in result["msg"]
+    assert "control port" in result["msg"]
+    # Through a tcp proxy, frpc hangs up like this when the local API does not answer.
+    assert "cannot reach the local API" in result["msg"] and "localhost:4000" in result["msg"]
 
 
 def test_read_timeout(run_module, scripted):
