@@ -1,6 +1,7 @@
 """Check mode on the converged lab: no change reported, and secrets never shown, even by --diff."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import DASHBOARD_PASSWORD, LAB_TOKEN, recap, run_playbook
@@ -9,8 +10,21 @@ NEW_TOKEN = "rotated-Tok\"en-\\-ü-7c1f"
 
 
 @pytest.fixture(scope="module")
-def converged_check():
-    return run_playbook("converge.yml", "--check", "--diff", "-v")
+def runs():
+    # Both check runs at once: they only read the hosts.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        converged = pool.submit(run_playbook, "converge.yml", "--check", "--diff", "-v")
+        rotated = pool.submit(
+            run_playbook,
+            "converge.yml", "--check", "--diff", "-v", "--limit", "minipc",
+            "-e", json.dumps({"frps_server_auth_token": NEW_TOKEN}),
+        )
+        return {"converged": converged.result(), "rotated": rotated.result()}
+
+
+@pytest.fixture(scope="module")
+def converged_check(runs):
+    return runs["converged"]
 
 
 def test_check_mode_on_converged_hosts_reports_no_change(converged_check):
@@ -30,12 +44,10 @@ def test_converged_check_shows_no_secret(converged_check):
     assert DASHBOARD_PASSWORD not in out
 
 
-def test_token_change_is_detected_but_never_shown():
+def test_token_change_is_detected_but_never_shown(runs):
     # A rotated token changes the token file (and so restarts frps): check mode must say so, and
     # neither -v nor --diff may print the new or the old token.
-    result = run_playbook(
-        "converge.yml", "--check", "--diff", "-v", "--limit", "minipc", "-e", json.dumps({"frps_server_auth_token": NEW_TOKEN})
-    )
+    result = runs["rotated"]
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
     assert recap(result.stdout)["minipc"]["changed"] >= 1, out[-3000:]

@@ -20,7 +20,7 @@ def _curl(host, *args):
     return host.run("curl -sS --max-time 10 " + " ".join(shlex.quote(a) for a in args))
 
 
-def _until(check, timeout=30):
+def _until(check, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -47,7 +47,8 @@ def test_llm_port_not_reachable_directly_from_outside(host):
 
 
 def test_dashboard_not_reachable_from_the_network(host):
-    assert _curl(host, "http://minipc:7500/").rc != 0
+    # Bound to 127.0.0.1 and closed in ufw (which drops, so do not wait long).
+    assert _curl(host, "--max-time", "3", "http://minipc:7500/").rc != 0
 
 
 def test_frps_registered_the_proxy_online(host):
