@@ -33,7 +33,11 @@ sanity:
 	@echo "==> ansible-test sanity on the current ansible-core"; tools/ci/sanity.sh current
 
 unit:
-	@echo "==> unit tests (real local HTTP servers)"; $(ENV) current; python -m pytest tests/unit -q -p no:cacheprovider
+	@echo "==> unit tests (real local HTTP servers, the home inventory offline)"; $(ENV) current; \
+	  python -m pytest tests/unit -q -p no:cacheprovider
+	@echo "==> offline role checks: architecture mapping, argument_specs vs defaults, download path"; \
+	  $(ENV) current; for p in arch_mapping argument_specs download; do \
+	    ansible-playbook -i localhost, tests/playbooks/$$p.yml; done
 
 molecule:
 	@$(ENV) current; for s in $(SCENARIOS); do \

@@ -61,7 +61,9 @@ def test_secrets_come_from_the_vault_and_the_example_holds_only_placeholders():
     assert mapping["llm_api_key"] == "{{ vault_llm_api_key }}"
     example = yaml.safe_load((GROUP_VARS / "vault.yml.example").read_text())
     assert example == {"vault_frp_auth_token": "CHANGE_ME", "vault_llm_api_key": "CHANGE_ME"}
-    tracked = subprocess.run(["git", "ls-files", "inventory"], cwd=ROOT, capture_output=True, text=True).stdout
+    tracked = subprocess.run(
+        ["git", "ls-files", "inventory"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert not any(line.endswith("/vault.yml") for line in tracked.splitlines()), tracked
 
 
