@@ -103,6 +103,9 @@ def test_unit_is_hardened(host):
     assert props["User"] == "frps"
     assert props["Group"] == "frps"
     assert props["Restart"] == "on-failure"
+    # Back within a second after a crash, and never given up on (recovery measured in molecule/e2e).
+    assert props["RestartUSec"] == "1s"
+    assert props["StartLimitIntervalUSec"] in ("0", "infinity")
     assert props["NoNewPrivileges"] == "yes"
     assert props["ProtectSystem"] == "strict"
     assert props["ProtectHome"] == "yes"

@@ -46,7 +46,7 @@ def test_changed_binary_is_replaced_and_frps_restarted(host):
 def test_systemd_restarts_frps_after_a_crash(host):
     pid = _main_pid(host)
     host.run_test(f"kill -9 {pid}")
-    # Restart=on-failure, RestartSec=3s
+    # Restart=on-failure, RestartSec=1s, StartLimitIntervalSec=0
     new_pid = _wait_for_new_pid(host, pid)
     assert new_pid not in (0, pid), "frps did not come back"
     assert host.process.get(pid=new_pid).user == "frps"
