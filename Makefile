@@ -57,7 +57,7 @@ demo-down:
 	@tools/demo.sh down
 
 bench: setup
-	@tools/bench/run.sh
+	@$(ENV) current; python tools/bench/bench.py --out build/bench
 
 clean: demo-down
 	rm -rf build .pytest_cache tests/output

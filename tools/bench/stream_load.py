@@ -153,6 +153,9 @@ def run_stream(args) -> dict:
         "max_tokens": args.chunks or 64,
         "bench_chunks": args.chunks,
         "bench_interval_ms": args.interval_ms,
+        # the same asks in tests/lab/fake_openai.py's words (the lab's stand-in LLM API)
+        "fake_chunks": args.chunks or 20,
+        "fake_interval_ms": args.interval_ms,
     }).encode()
 
     results: list[StreamResult] = []

@@ -1,0 +1,345 @@
+"""make bench: the tunnel measured in the lab, written as build/bench/bench.md and bench.json.
+
+Brings up the e2e lab (minipc, officegw, spark; molecule/e2e) in its own molecule state folder, then:
+  - cold converge (bare hosts -> tunnel serving) and the no-change re-run, with site.yml;
+  - latency from spark, interleaved in one run: direct to the API, the collection's default path
+    (tcp proxy), an `ssh -R` reverse tunnel between the same containers, and then frp's HTTP vhost;
+  - streaming: first-chunk delay and chunk cadence, direct vs through the tunnel;
+  - load from the controller: --streams streamed completions in waves of --concurrency (cut streams
+    counted) and --requests /v1/models calls from 50 keep-alive clients, with frps/frpc resident memory
+    sampled meanwhile; the same streams through the HTTP vhost for comparison;
+  - recovery after an frps restart, an frpc SIGKILL, a 30 s outage (molecule/e2e's fault tests) and a
+    reboot of both hosts.
+Everything talks only to the lab's containers or 127.0.0.1, and every loop is bounded.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import requests
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TUNNEL = "http://127.0.0.1:18081"
+MINIPC_API = "http://10.213.10.10:8081"
+MODEL = "Qwen/Qwen3-Coder-30B-A3B-Instruct"
+SSH_PORT = 8082
+
+TARGETS = {
+    "cold_converge_s": ("<=", 30),
+    "rerun_s": ("<=", 10),
+    "frps_restart_s": ("<=", 3),
+    "frpc_sigkill_s": ("<=", 3),
+    "outage_30s_s": ("<=", 10),
+    "both_hosts_boot_s": ("<=", 15),
+    "frps_rss_mib": ("<", 40),
+    "default_keepalive_p99_added_ms": ("<=", 1.0),
+    "default_new_conn_p99_ms": ("<=", 1.5),
+    "default_vs_best_frp_keepalive_ratio": ("<=", 1.10),
+    "default_streams_cut": ("==", 0),
+    "models_requests_errors": ("==", 0),
+}
+
+
+def log(msg):
+    print(f"==> {msg}", flush=True)
+
+
+class Lab:
+    def __init__(self, state_dir):
+        self.env = dict(os.environ)
+        self.env["MOLECULE_EPHEMERAL_DIRECTORY"] = str(state_dir)
+        self.env.pop("ANSIBLE_CONFIG", None)
+        self.inventory = pathlib.Path(state_dir) / "inventory"
+        self.api_key = os.environ["LAB_LLM_API_KEY"]
+
+    def molecule(self, *args):
+        subprocess.run(["molecule", *args, "-s", "e2e"], cwd=ROOT, env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def playbook(self, name, *extra):
+        env = dict(self.env, ANSIBLE_INVENTORY=str(self.inventory))
+        start = time.monotonic()
+        res = subprocess.run(["ansible-playbook", "-i", str(self.inventory), f"playbooks/{name}", *extra],
+                             cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        took = time.monotonic() - start
+        if res.returncode != 0:
+            sys.exit(f"{name} failed:\n{res.stdout[-3000:]}")
+        changed = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+:.*changed=(\d+)", res.stdout, re.M)}
+        return took, changed
+
+    def dexec(self, host, cmd, check=True, env_names=()):
+        args = ["docker", "exec"]
+        for name in env_names:  # values come from this process's environment, never from argv
+            args += ["-e", name]
+        res = subprocess.run([*args, host, "bash", "-c", cmd], capture_output=True, text=True, check=False,
+                             env=self.env)
+        if check and res.returncode != 0:
+            sys.exit(f"{host}: {cmd} failed: {res.stderr[-2000:]}")
+        return res.stdout
+
+    def serving(self, timeout=1.0):
+        try:
+            r = requests.get(f"{TUNNEL}/v1/models", timeout=timeout,
+                             headers={"Host": "llm.local", "Authorization": f"Bearer {self.api_key}"})
+        except requests.RequestException:
+            return False
+        return r.status_code == 200
+
+    def wait_serving(self, limit=120):
+        start = time.monotonic()
+        while time.monotonic() - start < limit:
+            if self.serving():
+                return time.monotonic() - start
+            time.sleep(0.05)
+        sys.exit(f"the tunnel did not serve within {limit} s")
+
+
+def stream_load(lab, *args, on_spark=False):
+    """Runs tools/bench/stream_load.py (JSON out) on the controller or inside spark."""
+    if on_spark:
+        out = lab.dexec("spark", "python3 /opt/lab/stream_load.py " + " ".join(args), env_names=("BENCH_API_KEY",))
+    else:
+        out = subprocess.run([sys.executable, str(ROOT / "tools/bench/stream_load.py"), *args], check=True,
+                             capture_output=True, text=True, env=lab.env).stdout
+    return json.loads(out)
+
+
+def models_load(lab, total, clients=50):
+    """`total` GET /v1/models through the tunnel from `clients` keep-alive sessions; returns the error count."""
+    per_client = total // clients
+    headers = {"Host": "llm.local", "Authorization": f"Bearer {lab.api_key}"}
+
+    def client(_):
+        errors = 0
+        with requests.Session() as s:
+            for _ in range(per_client):
+                try:
+                    r = s.get(f"{TUNNEL}/v1/models", headers=headers, timeout=10)
+                    errors += r.status_code != 200 or MODEL not in r.text
+                except requests.RequestException:
+                    errors += 1
+        return errors
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        return per_client * clients, sum(pool.map(client, range(clients)))
+
+
+class RssSampler(threading.Thread):
+    """Largest resident memory of frps (minipc) and frpc (spark) seen while it runs, in MiB."""
+
+    def __init__(self, lab):
+        super().__init__(daemon=True)
+        self.lab, self.stop, self.peak = lab, threading.Event(), {"frps": 0.0, "frpc": 0.0}
+
+    def run(self):
+        while not self.stop.is_set():
+            for host, proc in (("minipc", "frps"), ("spark", "frpc")):
+                out = self.lab.dexec(host, f"ps -o rss= -C {proc}", check=False).split()
+                if out:
+                    self.peak[proc] = max(self.peak[proc], int(out[0]) / 1024)
+            self.stop.wait(0.5)
+
+
+def start_ssh_reverse_tunnel(lab):
+    """ssh -R from spark to minipc carrying minipc:8082 to spark's API: the baseline a user would pick."""
+    lab.dexec("minipc", "ssh-keygen -A >/dev/null && mkdir -p /run/sshd && "
+                        "printf 'GatewayPorts clientspecified\\n' > /etc/ssh/sshd_config.d/bench.conf && "
+                        f"systemctl restart ssh && ufw allow {SSH_PORT}/tcp >/dev/null")
+    lab.dexec("spark", "test -f /root/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519")
+    pub = lab.dexec("spark", "cat /root/.ssh/id_ed25519.pub")
+    lab.dexec("minipc", f"mkdir -p -m 700 /root/.ssh && echo '{pub.strip()}' > /root/.ssh/authorized_keys")
+    lab.dexec("spark", "systemctl stop bench-ssh-r 2>/dev/null; systemctl reset-failed bench-ssh-r 2>/dev/null; "
+                       "systemd-run --unit bench-ssh-r ssh -N -o StrictHostKeyChecking=no -o ExitOnForwardFailure=yes "
+                       f"-R 0.0.0.0:{SSH_PORT}:127.0.0.1:4000 root@10.213.10.10")
+    for _ in range(100):
+        if lab.dexec("spark", f"curl -s -o /dev/null -w '%{{http_code}}' http://10.213.10.10:{SSH_PORT}/health/liveliness",
+                     check=False).strip() == "200":
+            return
+        time.sleep(0.1)
+    sys.exit("the ssh -R tunnel did not come up")
+
+
+def stop_ssh_reverse_tunnel(lab):
+    lab.dexec("spark", "systemctl stop bench-ssh-r", check=False)
+    lab.dexec("minipc", f"ufw delete allow {SSH_PORT}/tcp >/dev/null; rm -f /etc/ssh/sshd_config.d/bench.conf; "
+                        "systemctl stop ssh", check=False)
+
+
+def latency(lab, requests_n, targets):
+    args = ["--mode", "latency", "--requests", str(requests_n), "--latency-path", "/v1/models", "--max-seconds", "300"]
+    for t in targets:
+        args += ["--target", t]
+    return stream_load(lab, *args, on_spark=True)
+
+
+def by_target(lat):
+    return lat["targets"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "build" / "bench"))
+    ap.add_argument("--streams", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=5000, help="/v1/models calls under load")
+    ap.add_argument("--latency-requests", type=int, default=3000)
+    ap.add_argument("--keep", action="store_true", help="leave the lab running")
+    args = ap.parse_args()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = pathlib.Path(os.environ.get("LISYOEN_FRP_CACHE", pathlib.Path.home() / ".cache" / "lisyoen-frp"))
+    lab = Lab(cache / "bench-e2e")
+    os.environ["BENCH_API_KEY"] = lab.api_key
+    lab.env["BENCH_API_KEY"] = lab.api_key
+    res = {"measured": {}, "detail": {}}
+    m, d = res["measured"], res["detail"]
+
+    log("bare lab hosts (molecule create + prepare of the e2e scenario)")
+    lab.molecule("destroy")
+    lab.molecule("create")
+    lab.molecule("prepare")
+
+    log("cold converge: site.yml on bare hosts, then until the tunnel serves")
+    start = time.monotonic()
+    d["cold_site_yml_s"], _ = lab.playbook("site.yml")
+    lab.wait_serving(60)
+    m["cold_converge_s"] = time.monotonic() - start
+    log("no-change re-run of site.yml")
+    m["rerun_s"], changed = lab.playbook("site.yml")
+    d["rerun_changed"] = changed
+
+    subprocess.run(["docker", "cp", str(ROOT / "tools/bench/stream_load.py"), "spark:/opt/lab/stream_load.py"], check=True)
+    log("ssh -R baseline between the same containers")
+    start_ssh_reverse_tunnel(lab)
+    try:
+        log(f"latency from spark, {args.latency_requests} requests per path and kind, interleaved")
+        lat = by_target(latency(lab, args.latency_requests, [
+            "direct=http://127.0.0.1:4000",
+            f"frp_tcp_default={MINIPC_API}",
+            f"ssh_r=http://10.213.10.10:{SSH_PORT}",
+        ]))
+    finally:
+        stop_ssh_reverse_tunnel(lab)
+    d["latency_default_run"] = lat
+
+    log("streaming cadence from spark: direct vs through the tunnel")
+    for name, url in (("direct", "http://127.0.0.1:4000"), ("frp_tcp_default", MINIPC_API)):
+        d[f"stream_{name}"] = stream_load(lab, "--url", url, "--model", f"'{MODEL}'", "--chunks", "0",
+                                          "--waves", "5", "--concurrency", "10", "--interval-ms", "50",
+                                          "--max-seconds", "60", on_spark=True)
+
+    log(f"load on the default path: {args.streams} streams in waves of {args.concurrency}, "
+        f"then {args.requests} /v1/models calls from 50 keep-alive clients")
+    sampler = RssSampler(lab)
+    sampler.start()
+    waves = max(1, args.streams // args.concurrency)
+    d["load_streams_default"] = stream_load(lab, "--url", TUNNEL, "--host", "llm.local", "--model", MODEL,
+                                            "--chunks", "0", "--waves", str(waves), "--concurrency",
+                                            str(args.concurrency), "--interval-ms", "50", "--max-seconds", "600")
+    total, errors = models_load(lab, args.requests)
+    sampler.stop.set()
+    sampler.join()
+    m["default_streams_cut"] = d["load_streams_default"]["streams"]["cut"] + d["load_streams_default"]["streams"]["failed"]
+    d["default_streams_total"] = d["load_streams_default"]["streams"]["total"]
+    m["models_requests_errors"], d["models_requests_total"] = errors, total
+    m["frps_rss_mib"], d["frpc_rss_mib"] = sampler.peak["frps"], sampler.peak["frpc"]
+
+    log("frp's HTTP vhost (llm_tunnel_type=http): latency and the same streams, for comparison")
+    lab.playbook("site.yml", "-e", "llm_tunnel_type=http")
+    lab.wait_serving(60)
+    try:
+        lat_http = by_target(latency(lab, args.latency_requests, [
+            "direct=http://127.0.0.1:4000", f"frp_http_vhost={MINIPC_API}@llm.local"]))
+        d["latency_vhost_run"] = lat_http
+        d["load_streams_vhost"] = stream_load(lab, "--url", TUNNEL, "--host", "llm.local", "--model", MODEL,
+                                              "--chunks", "0", "--waves", str(waves), "--concurrency",
+                                              str(args.concurrency), "--interval-ms", "50", "--max-seconds", "600")
+    finally:
+        lab.playbook("site.yml")
+        lab.wait_serving(60)
+    d["vhost_streams_cut"] = d["load_streams_vhost"]["streams"]["cut"] + d["load_streams_vhost"]["streams"]["failed"]
+
+    def ka(lat_run, name, q):
+        return lat_run[name]["keep_alive"][f"{q}_ms"]
+
+    def nc(lat_run, name, q):
+        return lat_run[name]["new_connection"][f"{q}_ms"]
+
+    m["default_keepalive_p99_added_ms"] = ka(lat, "frp_tcp_default", "p99") - ka(lat, "direct", "p99")
+    m["default_new_conn_p99_ms"] = nc(lat, "frp_tcp_default", "p99")
+    added_default = ka(lat, "frp_tcp_default", "p50") - ka(lat, "direct", "p50")
+    added_vhost = ka(lat_http, "frp_http_vhost", "p50") - ka(lat_http, "direct", "p50")
+    d["added_keepalive_p50_ms"] = {"frp_tcp_default": added_default, "frp_http_vhost": added_vhost,
+                                   "ssh_r": ka(lat, "ssh_r", "p50") - ka(lat, "direct", "p50")}
+    m["default_vs_best_frp_keepalive_ratio"] = added_default / min(added_default, added_vhost)
+
+    log("recovery: frps restart, frpc SIGKILL, 30 s outage (molecule/e2e fault tests)")
+    rec_file = pathlib.Path(lab.env["MOLECULE_EPHEMERAL_DIRECTORY"]) / "recovery.json"
+    rec_file.unlink(missing_ok=True)
+    env = dict(lab.env, MOLECULE_INVENTORY_FILE=str(lab.inventory / "ansible_inventory.yml"))
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s",
+                    "molecule/e2e/tests/test_faults.py", "-k", "frps_restart or frpc_sigkill or cut_off"],
+                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    rec = json.loads(rec_file.read_text())
+    m["frps_restart_s"], m["frpc_sigkill_s"], m["outage_30s_s"] = rec["frps_restart"], rec["frpc_sigkill"], rec["outage_30s"]
+    log("both hosts rebooted (containers restarted) until the tunnel serves")
+    start = time.monotonic()
+    subprocess.run(["docker", "restart", "-t", "10", "minipc", "spark"], check=True, capture_output=True)
+    m["both_hosts_boot_s"] = time.monotonic() - start
+    m["both_hosts_boot_s"] += lab.wait_serving(120)
+
+    if not args.keep:
+        lab.molecule("destroy")
+    write(out, res, lat, lat_http, d)
+
+
+def verdict(name, value):
+    op, target = TARGETS[name]
+    ok = {"<=": value <= target, "<": value < target, "==": value == target}[op]
+    return f"{op} {target}", "yes" if ok else "**no**"
+
+
+def write(out, res, lat, lat_http, d):
+    m = res["measured"]
+    res["targets"] = {k: {"target": verdict(k, v)[0], "met": verdict(k, v)[1] == "yes"} for k, v in m.items()}
+    (out / "bench.json").write_text(json.dumps(res, indent=2, default=str))
+    lines = ["# lisyoen.frp benchmark (make bench)", "",
+             "Measured in the lab: minipc (frps) <- officegw (NAT) <- spark (frpc, fake LLM API), real frp 0.65.0.", "",
+             "## Targets", "", "| measure | value | target | met |", "|---|---|---|---|"]
+    for k, v in m.items():
+        lines.append(f"| {k} | {v:.3f} | {verdict(k, v)[0]} | {verdict(k, v)[1]} |")
+    lines += ["", "## Latency from spark, GET /v1/models (ms)", "",
+              "| path | keep-alive p50 | p99 | new connection p50 | p99 | keep-alive p50 / direct |", "|---|---|---|---|---|---|"]
+    for run in (lat, lat_http):
+        direct = run["direct"]["keep_alive"]["p50_ms"]
+        for name, t in run.items():
+            k, n = t["keep_alive"], t["new_connection"]
+            lines.append(f"| {name} | {k['p50_ms']:.3f} | {k['p99_ms']:.3f} | {n['p50_ms']:.3f} | {n['p99_ms']:.3f} "
+                         f"| {k['p50_ms'] / direct:.2f} |")
+    lines += ["", "Added keep-alive p50 over direct (ms): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in d["added_keepalive_p50_ms"].items()), "",
+              "## Streaming", "", "| path | streams | cut+failed | first event p50 / p99 ms | chunk gap p50 / p99 ms |",
+              "|---|---|---|---|---|"]
+    for name in ("stream_direct", "stream_frp_tcp_default", "load_streams_default", "load_streams_vhost"):
+        s = d[name]
+        fe, cg = s["first_event"], s["chunk_gap"]
+        lines.append(f"| {name} | {s['streams']['total']} | {s['streams']['cut'] + s['streams']['failed']} "
+                     f"| {fe['p50_ms']} / {fe['p99_ms']} | {cg['p50_ms']} / {cg['p99_ms']} |")
+    lines += ["", f"/v1/models under load: {d['models_requests_total']} requests, {m['models_requests_errors']} errors. "
+              f"Peak RSS: frps {m['frps_rss_mib']:.1f} MiB, frpc {d['frpc_rss_mib']:.1f} MiB.",
+              f"Re-run changed counts: {d['rerun_changed']}."]
+    (out / "bench.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"\nwritten: {out / 'bench.md'}, {out / 'bench.json'}")
+
+
+if __name__ == "__main__":
+    main()
