@@ -37,7 +37,8 @@ unit:
 	  python -m pytest tests/unit -q -p no:cacheprovider
 	@echo "==> offline role checks: architecture mapping, argument_specs vs defaults, download path"; \
 	  $(ENV) current; for p in arch_mapping argument_specs download; do \
-	    ansible-playbook -i localhost, tests/playbooks/$$p.yml; done
+	    ansible-playbook -i localhost, -c local -e ansible_python_interpreter="$$(command -v python)" \
+	      tests/playbooks/$$p.yml; done
 
 molecule:
 	@$(ENV) current; for s in $(SCENARIOS); do \
