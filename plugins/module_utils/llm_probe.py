@@ -599,7 +599,9 @@ def explain(diagnosis, url, host_header='', status=None, detail=None, body=b'', 
                'API port (8081), or at a non-HTTP service.' % (step, where, detail))
     elif diagnosis == 'connection_reset':
         msg = ('%s: the connection to %s was reset (%s): frps restarted or something between drops the '
-               'connection.' % (step, where, detail))
+               'connection. With a tcp proxy (lisyoen.frp\'s default for the LLM API) a port forwarder in front '
+               'of frps (a router, Docker) also resets it while frpc is not connected: on the office server '
+               'check `systemctl status frpc` and `journalctl -u frpc`.' % (step, where, detail))
     elif diagnosis == 'connection_error':
         msg = ('%s: could not reach %s (%s). Check the network route to %s, and any HTTP proxy from the '
                'environment (use_proxy=false bypasses it).' % (step, where, detail, parsed.hostname))

@@ -16,6 +16,7 @@ The frp replies are replayed byte for byte from real frps 0.65.0 (captured with 
 import base64
 import socket
 import socketserver
+import struct
 import threading
 import time
 from email.utils import formatdate
@@ -57,6 +58,11 @@ class Request(object):
         self.path = path
         self.headers = headers
         self.body = body
+
+
+# What a respond() function returns to reset the connection (RST) right after reading the request,
+# as a port forwarder in front of frps does while frpc is not connected to a tcp proxy.
+RESET = "reset"
 
 
 class ScriptedServer(socketserver.ThreadingTCPServer):
@@ -109,6 +115,11 @@ class _ScriptedHandler(socketserver.StreamRequestHandler):
         self.server.requests.append(request)
         answer = self.server.respond(request, self.server)
         if answer is None:
+            return False
+        if answer == RESET:
+            # Close now, with no linger: the kernel sends RST (socketserver would shut down with a FIN first).
+            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.request.close()
             return False
         if isinstance(answer, bytes):
             answer = [(answer, 0)]

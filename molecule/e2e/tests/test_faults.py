@@ -121,7 +121,8 @@ def test_wrong_token_on_frpc_is_diagnosed_and_site_yml_repairs_it(spark, api_key
     res = run_playbook("verify.yml", "-e", "verify_wait_timeout=0")
     assert res.returncode != 0
     # frpc is not logged in, so frps has closed the API port: the published port's proxy hangs up.
-    assert "connection_closed" in res.stdout or "connection_refused" in res.stdout, res.stdout[-3000:]
+    # Docker's port forwarder in front of minipc resets the connection, a bare frps refuses it.
+    assert any(d in res.stdout for d in ("connection_closed", "connection_refused", "connection_reset")), res.stdout[-3000:]
     assert "journalctl -u frpc" in res.stdout
     journal = spark.run("journalctl -u frpc --no-pager -o cat -n 50").stdout + spark.run("tail -n 50 /var/log/frp/frpc.log").stdout
     assert "token" in journal.lower(), journal[-2000:]

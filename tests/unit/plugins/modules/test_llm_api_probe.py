@@ -20,6 +20,7 @@ from llm_probe_servers import (
     DASH_USER,
     FRP_404_PAGE,
     MODEL,
+    RESET,
     dashboard_responder,
     frp_404_response,
     frp_504_response,
@@ -146,6 +147,15 @@ def test_connection_closed_like_frps_control_port(run_module, scripted):
     assert "control port" in result["msg"]
     # Through a tcp proxy, frpc hangs up like this when the local API does not answer.
     assert "cannot reach the local API" in result["msg"] and "localhost:4000" in result["msg"]
+
+
+def test_connection_reset_like_a_forwarder_without_frpc(run_module, scripted):
+    server = scripted(lambda req, srv: RESET)
+    failed, result = run_module(args_for(server.url))
+    assert failed
+    assert result["diagnosis"] == "connection_reset"
+    assert result["status"] is None
+    assert "was reset" in result["msg"] and "systemctl status frpc" in result["msg"]
 
 
 def test_read_timeout(run_module, scripted):
