@@ -19,13 +19,13 @@ def http_vhost_path(minipc):
     yield
     back = run_playbook("site.yml")
     assert back.returncode == 0, back.stdout[-3000:]
-    assert "allowPorts" in minipc.file("/etc/frp/frps.toml").content_string
+    assert "allowPorts =" in minipc.file("/etc/frp/frps.toml").content_string
 
 
 def test_frps_runs_the_vhost_instead_of_the_tcp_port(minipc):
     conf = minipc.file("/etc/frp/frps.toml").content_string
     assert "vhostHTTPPort = 8081" in conf
-    assert "allowPorts" not in conf
+    assert "allowPorts =" not in conf
 
 
 def test_models_with_the_right_host(api_key):

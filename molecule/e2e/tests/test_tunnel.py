@@ -117,7 +117,7 @@ def test_verify_playbook_diagnoses_a_wrong_api_key():
 def test_default_path_config_and_firewall_on_minipc(minipc):
     conf = minipc.file("/etc/frp/frps.toml").content_string
     assert "{ single = 8081 }" in conf
-    assert "vhostHTTPPort" not in conf
+    assert "vhostHTTPPort =" not in conf
     rules = {line.split()[0] for line in minipc.check_output("ufw status").splitlines() if " ALLOW " in f" {line} "}
     # SSH, the control port and the API's tcp proxy port (each also for IPv6); nothing else.
     assert rules == {"22/tcp", "7000/tcp", "8081/tcp"}, rules
