@@ -165,16 +165,20 @@ def run_stream(args) -> dict:
     barrier = threading.Barrier(args.concurrency)
     waves_run = [0]
 
+    def wave_barrier() -> bool:
+        """All workers meet here; False when the run is over (stopped, or a worker gave up)."""
+        try:
+            barrier.wait(timeout=args.read_timeout + args.connect_timeout + 30)
+        except threading.BrokenBarrierError:
+            return False
+        return not stop.is_set()
+
     def worker(idx: int) -> None:
         session = requests.Session()
         session.trust_env = False  # never route lab traffic through a proxy from the environment
         try:
             for wave in range(args.waves):
-                try:
-                    barrier.wait(timeout=args.read_timeout + args.connect_timeout + 30)
-                except threading.BrokenBarrierError:
-                    return
-                if stop.is_set():
+                if not wave_barrier():
                     return
                 if idx == 0:
                     waves_run[0] = wave + 1
@@ -188,11 +192,7 @@ def run_stream(args) -> dict:
                 if time.monotonic() > deadline:
                     stop.set()
                 # Wait for the whole wave to finish before the next one starts.
-                try:
-                    barrier.wait(timeout=args.read_timeout + args.connect_timeout + 30)
-                except threading.BrokenBarrierError:
-                    return
-                if stop.is_set():
+                if not wave_barrier():
                     return
                 if args.pause_ms:
                     time.sleep(args.pause_ms / 1000.0)
