@@ -21,7 +21,7 @@ case ${1:-up} in
     (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/site.yml)
     step "ansible-playbook playbooks/verify.yml -i <lab inventory>"
     (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/verify.yml)
-    step "what the home PC types (the lab's vhost port is published on 127.0.0.1:18081):"
+    step "what the home PC types (minipc's API port 8081 is published on 127.0.0.1:18081):"
     cat <<CMD
 curl -H 'Host: llm.local' -H "Authorization: Bearer \$LLM_API_KEY" http://127.0.0.1:18081/v1/models
 CMD
