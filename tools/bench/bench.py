@@ -174,14 +174,11 @@ def stop_ssh_reverse_tunnel(lab):
 
 
 def latency(lab, requests_n, targets):
+    """Latency per target name, measured from spark in one interleaved run."""
     args = ["--mode", "latency", "--requests", str(requests_n), "--latency-path", "/v1/models", "--max-seconds", "300"]
     for t in targets:
         args += ["--target", t]
-    return stream_load(lab, *args, on_spark=True)
-
-
-def by_target(lat):
-    return lat["targets"]
+    return stream_load(lab, *args, on_spark=True)["targets"]
 
 
 def main():
@@ -197,8 +194,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     cache = pathlib.Path(os.environ.get("LISYOEN_FRP_CACHE", pathlib.Path.home() / ".cache" / "lisyoen-frp"))
     lab = Lab(cache / "bench-e2e")
-    os.environ["BENCH_API_KEY"] = lab.api_key
-    lab.env["BENCH_API_KEY"] = lab.api_key
+    lab.env["BENCH_API_KEY"] = lab.api_key  # stream_load reads it from the environment, never argv
     res = {"measured": {}, "detail": {}}
     m, d = res["measured"], res["detail"]
 
@@ -221,11 +217,11 @@ def main():
     start_ssh_reverse_tunnel(lab)
     try:
         log(f"latency from spark, {args.latency_requests} requests per path and kind, interleaved")
-        lat = by_target(latency(lab, args.latency_requests, [
+        lat = latency(lab, args.latency_requests, [
             "direct=http://127.0.0.1:4000",
             f"frp_tcp_default={MINIPC_API}",
             f"ssh_r=http://10.213.10.10:{SSH_PORT}",
-        ]))
+        ])
     finally:
         stop_ssh_reverse_tunnel(lab)
     d["latency_default_run"] = lat
@@ -256,8 +252,8 @@ def main():
     lab.playbook("site.yml", "-e", "llm_tunnel_type=http")
     lab.wait_serving(60)
     try:
-        lat_http = by_target(latency(lab, args.latency_requests, [
-            "direct=http://127.0.0.1:4000", f"frp_http_vhost={MINIPC_API}@llm.local"]))
+        lat_http = latency(lab, args.latency_requests, [
+            "direct=http://127.0.0.1:4000", f"frp_http_vhost={MINIPC_API}@llm.local"])
         d["latency_vhost_run"] = lat_http
         d["load_streams_vhost"] = stream_load(lab, "--url", TUNNEL, "--host", "llm.local", "--model", MODEL,
                                               "--chunks", "0", "--waves", str(waves), "--concurrency",
