@@ -1,21 +1,21 @@
-# The single entry point. Every target installs what it needs itself (tools/lab/setup.sh) and reuses
-# what is already there, so each works on a fresh Debian machine as root and is fast the second time.
-#
-#   make test        set up, then every check: lint, sanity, unit tests, all molecule scenarios on the
-#                    current ansible-core, sanity and a converge on the oldest supported ansible-core
-#   make demo        set up, bring up the two-host lab, run site.yml and verify.yml, show a curl call
-#   make demo-down   remove the demo lab
-#   make bench       benchmark the tunnel in the lab (markdown + JSON under build/bench/)
+## The single entry point. Every target installs what it needs itself (tools/lab/setup.sh) and reuses
+## what is already there, so each works on a fresh Debian machine as root and is fast the second time.
+##
+##   make test        set up, then every check: lint, sanity, unit tests, all molecule scenarios on the
+##                    current ansible-core, sanity and a converge on the oldest supported ansible-core
+##   make demo        set up, bring up the two-host lab, run site.yml and verify.yml, show a curl call
+##   make demo-down   remove the demo lab
+##   make bench       benchmark the tunnel in the lab (markdown + JSON under build/bench/)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 ENV = . tools/ci/env.sh
-SCENARIOS ?= default roles e2e
+SCENARIOS ?= roles firewall e2e
 
 .PHONY: help setup test lint sanity unit molecule oldest demo demo-down bench clean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n 's/^## \{0,1\}//p' Makefile
 
 setup:
 	@tools/lab/setup.sh all

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # Must equal lab_frp_token in ../molecule.yml: quotes, a backslash and non-ASCII on purpose.
-LAB_TOKEN = "lab-tok\"en\\with'quotes-ß-🚀"
+LAB_TOKEN = "lab-tok\"en\\with'quotes-ß-🚀-Zq81vKp3TmX0wRb6"
 DASHBOARD_USER = "lab"
 DASHBOARD_PASSWORD = 'dash"pass\\ü'
 

@@ -20,7 +20,7 @@ from conftest import run_playbook
 
 ARCHIVE_DIR = os.environ.get("LAB_FRP_ARCHIVE_DIR", "")
 ARCHIVE = f"{ARCHIVE_DIR}/frp_0.65.0_linux_amd64.tar.gz"
-GOOD_TOKEN = "good-token-4f9a2c7e1b8d"
+GOOD_TOKEN = "good-token-4f9a2c7e1b8d-Qm3xK7pV0sLw9ZtR"
 
 GOOD = {
     "frps_server": {"frps_server_archive_src": ARCHIVE, "frps_server_auth_token": GOOD_TOKEN},
@@ -51,13 +51,21 @@ CASES = [
      "frps_server_auth_token still holds a placeholder"),
     ("token-go-template", "frps_server", "minipc", {}, "frps_server_auth_token: !unsafe 'abc{{def-9f8e7d'\n",
      "frps_server_auth_token contains a double opening brace"),
-    ("token-trailing-newline", "frps_server", "spark", {"frps_server_auth_token": "Xk3-real-token-77\n"}, "",
+    ("token-trailing-newline", "frps_server", "spark",
+     {"frps_server_auth_token": "Xk3-real-token-77-Qm3xK7pV0sLw9ZtR-8f\n"}, "",
      "frps_server_auth_token starts or ends with whitespace"),
+    ("token-short", "frps_server", "minipc", {"frps_server_auth_token": "Xk3-real-token-77"}, "",
+     "frps_server_auth_token is 17 characters long: use at least 32"),
+    ("token-not-random", "frpc_client", "spark", {"frpc_client_auth_token": "abab" * 10}, "",
+     "frpc_client_auth_token uses only 2 distinct characters"),
+    ("tls-partial", "frpc_client", "spark", {"frpc_client_tls_cert": "x"}, "",
+     "frpc_client_tls_cert set, but not frpc_client_tls_key and frpc_client_tls_ca_cert"),
+    ("tls-key-mismatch", "frps_server", "minipc", "TLS_KEY_MISMATCH", "", "frps_server_tls_key does not match frps_server_tls_cert"),
     ("bind-port-range", "frps_server", "minipc", {"frps_server_bind_port": 70000}, "", "frps_server_bind_port"),
     ("bind-port-type", "frps_server", "spark", {"frps_server_bind_port": "seven"}, "", "frps_server_bind_port"),
     ("ports-equal", "frps_server", "minipc", {"frps_server_vhost_http_port": 7000}, "",
      "frps_server_bind_port and frps_server_vhost_http_port are all 7000"),
-    ("vhost-port-zero", "frps_server", "spark", {"frps_server_vhost_http_port": 0}, "",
+    ("no-client-port", "frps_server", "spark", {"frps_server_vhost_http_port": 0, "frps_server_allow_ports": []}, "",
      "frps_server_vhost_http_port is 0 and frps_server_allow_ports is empty"),
     ("allow-port-is-bind-port", "frps_server", "minipc", {"frps_server_allow_ports": [7000]}, "",
      "frps_server_bind_port and frps_server_allow_ports are all 7000"),
@@ -145,6 +153,8 @@ def _run_case(tmp, case):
     case_id, role, host, bad, raw_yaml, _ = case
     if bad == "BAD_CHECKSUM_FILE":
         bad = _bad_checksum_dir(tmp)
+    elif bad == "TLS_KEY_MISMATCH":
+        bad = _mismatched_tls()
     variables = dict(GOOD[role], **bad)
     raw_keys = re.findall(r"^(\w+):", raw_yaml, re.M)
     lines = [f"    {json.dumps(k)}: {json.dumps(v)}" for k, v in variables.items() if k not in raw_keys]
@@ -190,6 +200,29 @@ def outcome():
         runs = dict(zip([c[0] for c in CASES], pool.map(lambda c: _run_case(tmp, c), CASES)))
     after = _snapshot()
     return {"before": before, "after": after, "runs": runs}
+
+
+def _mismatched_tls():
+    """A real CA certificate given with a key that is not its own."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bad-input CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    other_pem = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+    return {"frps_server_tls_cert": pem, "frps_server_tls_key": other_pem, "frps_server_tls_ca_cert": pem}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import DASHBOARD_PASSWORD, LAB_TOKEN, recap, run_playbook
 
-NEW_TOKEN = "rotated-Tok\"en-\\-ü-7c1f"
+NEW_TOKEN = "rotated-Tok\"en-\\-ü-7c1f-Hq4Vn8Ws2Kx6Lp0Zr3"
 
 
 @pytest.fixture(scope="module")

@@ -46,20 +46,20 @@ def test_rendered_config(host):
     assert config["serverAddr"] == "minipc"
     assert config["serverPort"] == 7000
     assert config["loginFailExit"] is False
-    assert config["transport"]["tls"]["enable"] is True
+    assert config["transport"]["tls"] == {
+        "enable": True,
+        "certFile": "/etc/frp/tls/frpc.crt",
+        "keyFile": "/etc/frp/tls/frpc.key",
+        "trustedCaFile": "/etc/frp/tls/ca.crt",
+        "serverName": "frps.lisyoen-frp.internal",
+    }
+    assert config["transport"]["heartbeatInterval"] == 2
     assert config["auth"]["tokenSource"] == {"type": "file", "file": {"path": "/etc/frp/frpc.token"}}
     assert "token" not in config["auth"]
     assert config["log"] == {"to": "/var/log/frp/frpc.log", "level": "info", "maxDays": 7}
+    # The role's default proxy: tcp, not frps' HTTP vhost.
     assert config["proxies"] == [
-        {
-            "name": "llm-api",
-            "type": "http",
-            "localIP": "127.0.0.1",
-            "localPort": 4000,
-            "customDomains": ["llm.local"],
-            "requestHeaders": {"set": {"X-Forwarded-By": "frp"}},
-            "healthCheck": {"type": "http", "path": "/health/liveliness", "intervalSeconds": 2, "maxFailed": 3},
-        }
+        {"name": "llm-api", "type": "tcp", "localIP": "127.0.0.1", "localPort": 4000, "remotePort": 8081}
     ]
 
 

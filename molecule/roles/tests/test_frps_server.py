@@ -53,9 +53,16 @@ def test_token_file_holds_the_token_exactly(host):
 def test_rendered_config(host):
     config = tomllib.loads(host.file("/etc/frp/frps.toml").content_string)
     assert config["bindPort"] == 7000
-    assert config["vhostHTTPPort"] == 8081
-    assert config["vhostHTTPTimeout"] == 600
-    assert config["transport"]["tls"]["force"] is True
+    # The defaults: no HTTP vhost (it cuts streams); the API port is a tcp proxy's, allowed here.
+    assert "vhostHTTPPort" not in config
+    assert config["allowPorts"] == [{"single": 8081}]
+    assert config["transport"]["tls"] == {
+        "force": True,
+        "certFile": "/etc/frp/tls/frps.crt",
+        "keyFile": "/etc/frp/tls/frps.key",
+        "trustedCaFile": "/etc/frp/tls/ca.crt",
+    }
+    assert config["transport"]["heartbeatTimeout"] == 10
     assert config["auth"]["method"] == "token"
     assert config["auth"]["tokenSource"] == {"type": "file", "file": {"path": "/etc/frp/frps.token"}}
     assert "token" not in config["auth"], "the token lives in its own file"
@@ -131,7 +138,8 @@ def test_systemd_security_exposure(host):
 
 
 @pytest.mark.parametrize("port", [7000, 8081])
-def test_control_and_vhost_ports_listen_everywhere(host, port):
+def test_control_and_api_ports_listen_everywhere(host, port):
+    # 8081 is the tcp proxy's port: frps opens it while frpc on spark is logged in.
     assert host.socket(f"tcp://0.0.0.0:{port}").is_listening or host.socket(f"tcp://:::{port}").is_listening
 
 
