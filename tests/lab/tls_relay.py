@@ -59,7 +59,7 @@ def main():
 
     listener = socket.create_server((host, int(port)))
     while True:
-        raw, _ = listener.accept()
+        raw = listener.accept()[0]
         try:
             inside = server_ctx.wrap_socket(raw, server_side=True)
             onward = client_ctx.wrap_socket(socket.create_connection((to_host, int(to_port)), 10))

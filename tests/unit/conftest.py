@@ -10,6 +10,7 @@ from tests/lab, the scripted servers from llm_probe_servers.py beside this file.
 import json
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,14 @@ for extra in (HERE, ROOT / "collections", ROOT / "tests" / "lab"):
         sys.path.insert(0, str(extra))
 
 import fake_openai  # noqa: E402  (needs the paths above)
-from llm_probe_servers import API_KEY, DASH_PASSWORD, MODEL, ScriptedServer  # noqa: E402
+from llm_probe_servers import (  # noqa: E402
+    API_KEY,
+    DASH_PASSWORD,
+    MODEL,
+    ScriptedServer,
+    make_ca_and_certs,
+    server_tls_context,
+)
 
 
 @pytest.fixture
@@ -29,8 +37,8 @@ def scripted():
     """Factory for ScriptedServer instances, all stopped at the end of the test."""
     servers = []
 
-    def make(respond, port=0):
-        server = ScriptedServer(respond, port)
+    def make(respond, port=0, tls=None):
+        server = ScriptedServer(respond, port, tls)
         servers.append(server)
         return server
 
@@ -48,6 +56,18 @@ def fake_api():
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def tls():
+    """A throwaway CA and server certificates for 127.0.0.1 it signed, valid 90 and 10 days.
+
+    Returns {"ca": path of the CA's PEM file, 90: server SSLContext, 10: server SSLContext}.
+    """
+    with tempfile.TemporaryDirectory(prefix="llm-probe-tls-") as directory:
+        ca_path, certs = make_ca_and_certs(directory, days=(90, 10))
+        contexts = dict((days, server_tls_context(*paths)) for days, paths in certs.items())
+        yield dict(contexts, ca=ca_path)
 
 
 @pytest.fixture
@@ -86,14 +106,28 @@ def unconnectable_port():
 
 
 @pytest.fixture
-def run_module(capsys):
-    """Run lisyoen.frp.llm_api_probe's main() in-process; return (failed, result)."""
+def run_module(capsys, monkeypatch):
+    """Run lisyoen.frp.llm_api_probe's main() in-process; return (failed, result).
+
+    result["warnings"] is always there, as a list of texts.
+    """
+    from ansible.module_utils.common import warnings as ansible_warnings
+    try:
+        from ansible.module_utils import _internal as ansible_internal
+    except ImportError:  # ansible-core < 2.19
+        ansible_internal = None
     from ansible_collections.lisyoen.frp.plugins.modules import llm_api_probe
 
     def run(args, check_mode=False):
         args = dict(args)
         if check_mode:
             args["_ansible_check_mode"] = True
+        # Warnings are kept in a module-level collection that would carry over from the previous run.
+        ansible_warnings._global_warnings.clear()
+        # ansible-core 2.19+ sends module warnings to the controller's display, not the result, once any
+        # controller code is imported in the process (other unit tests do): run as a module does.
+        if ansible_internal is not None and hasattr(ansible_internal, "is_controller"):
+            monkeypatch.setattr(ansible_internal, "is_controller", False)
         with _module_args(args):
             with pytest.raises(SystemExit) as exc:
                 llm_api_probe.main()
@@ -106,7 +140,10 @@ def run_module(capsys):
         for secret in (API_KEY, DASH_PASSWORD):
             for piece in (secret, secret[:10], secret[-10:]):
                 assert piece not in out
-        assert result["changed"] is False
+        # (Ansible's own argument checks fail before the module can say changed=false.)
+        assert result.get("changed", False) is False
+        # ansible-core 2.19+ returns each warning as a dict with its text in event.msg; older ones a string.
+        result["warnings"] = [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
         return failed, result
 
     return run

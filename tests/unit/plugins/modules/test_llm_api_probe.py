@@ -13,7 +13,11 @@ import time
 import pytest
 
 import fake_openai
-from ansible_collections.lisyoen.frp.plugins.module_utils import llm_probe
+from ansible_collections.lisyoen.frp.plugins.module_utils import (
+    llm_probe_diagnoses,
+    llm_probe_frps,
+    llm_probe_openai,
+)
 from llm_probe_servers import (
     API_KEY,
     DASH_PASSWORD,
@@ -26,6 +30,9 @@ from llm_probe_servers import (
     frp_504_response,
     simple_response,
 )
+
+# What playbooks/verify.yml passes as `context`, so that messages name the lab's hosts.
+CONTEXT = {"server_host": "minipc", "client_host": "spark", "control_port": 7000, "api_local": "127.0.0.1:4000"}
 
 
 def args_for(url, **extra):
@@ -60,7 +67,8 @@ def test_ok_lists_models_and_sends_host_and_key(run_module, fake_api):
     assert result["missing_models"] == []
     assert result["attempts"] == 1
     assert result["url"] == fake_api.url + "/v1/models"
-    assert 0 < result["latency_ms"] < 1000
+    assert result["latency_ms"] > 0
+    assert "cert_days_left" not in result and "cert_not_after" not in result  # plain http
     assert "answered 200" in result["message"] and MODEL in result["message"]
     assert "chat" not in result and "frps_proxies" not in result
     assert fake_api.stats["requests"] == before + 1
@@ -83,6 +91,31 @@ def test_no_authorization_header_without_api_key(run_module, scripted):
     assert "authorization" not in server.requests[0].headers
 
 
+def test_sends_its_own_user_agent_and_honours_http_agent(run_module, scripted):
+    server = scripted(lambda req, srv: simple_response("200 OK", models_body(MODEL)))
+    run_module(args_for(server.url))
+    run_module(args_for(server.url, http_agent="my-agent/1"))
+    assert [r.headers["user-agent"] for r in server.requests] == ["lisyoen.frp.llm_api_probe", "my-agent/1"]
+
+
+def test_url_basic_auth_goes_through_open_url(run_module, scripted):
+    server = scripted(lambda req, srv: simple_response("200 OK", models_body(MODEL)))
+    failed, result = run_module({"url": server.url, "url_username": "u", "url_password": DASH_PASSWORD,
+                                 "force_basic_auth": True})
+    assert not failed
+    assert server.requests[0].headers["authorization"] == "Basic dTpkYXNoLXB3LTVlMWI5ZA=="  # u:dash-pw-5e1b9d
+
+
+def test_api_key_and_url_username_exclude_each_other(run_module):
+    failed, result = run_module(args_for("http://127.0.0.1:1", url_username="u"))
+    assert failed and "mutually exclusive" in result["msg"]
+
+
+def test_credentials_in_url_are_refused(run_module):
+    failed, result = run_module({"url": "http://u:pw@127.0.0.1:1"})
+    assert failed and "must not hold credentials" in result["msg"]
+
+
 def test_check_mode_still_probes(run_module, fake_api):
     before = fake_api.stats["requests"]
     failed, result = run_module(args_for(fake_api.url), check_mode=True)
@@ -100,19 +133,21 @@ def test_connection_refused(run_module, closed_port):
     assert result["status"] is None and result["models"] == []
     assert "connection refused by 127.0.0.1:%d" % closed_port in result["msg"]
     assert "frps is down" in result["msg"] and "firewall" in result["msg"]
-    # With the default tcp proxy, frps opens the API port only while frpc is connected.
+    # Through a tcp proxy, frps opens the API port only while frpc is connected.
     assert "systemctl status frpc" in result["msg"]
+    assert "on the frpc host check" in result["msg"]  # neutral wording without context
     assert result["msg"] == result["message"]
 
 
 def test_connection_timeout(run_module, unconnectable_port):
     start = time.monotonic()
-    failed, result = run_module(args_for("http://127.0.0.1:%d" % unconnectable_port, timeout=0.5))
+    failed, result = run_module(args_for("http://127.0.0.1:%d" % unconnectable_port, timeout=0.5,
+                                         context=CONTEXT))
     assert failed
     assert result["diagnosis"] == "connection_timeout"
     assert result["status"] is None
-    assert "could not connect" in result["msg"] and "firewall" in result["msg"]
-    assert time.monotonic() - start < 3
+    assert "could not connect" in result["msg"] and "the firewall on minipc (the frps host)" in result["msg"]
+    assert time.monotonic() - start < 10  # gave up after the timeout, not the OS's minutes
 
 
 def test_dns_failure(run_module, monkeypatch):
@@ -139,14 +174,23 @@ def test_tls_error_on_https_to_plain_http(run_module, fake_api):
 
 
 def test_connection_closed_like_frps_control_port(run_module, scripted):
-    # frps' bindPort (7000) reads an HTTP request and hangs up without a word (checked on 0.65.0).
+    # frps' bindPort reads an HTTP request and hangs up without a word (checked on 0.65.0).
     server = scripted(lambda req, srv: None)
-    failed, result = run_module(args_for(server.url))
+    failed, result = run_module(args_for(server.url, context=CONTEXT))
     assert failed
     assert result["diagnosis"] == "connection_closed"
-    assert "control port" in result["msg"]
+    assert "control port (bindPort, 7000)" in result["msg"]
     # Through a tcp proxy, frpc hangs up like this when the local API does not answer.
-    assert "cannot reach the local API" in result["msg"] and "localhost:4000" in result["msg"]
+    assert "cannot reach the local API" in result["msg"]
+    assert "on spark (the frpc host) check that `curl http://127.0.0.1:4000/v1/models` answers" in result["msg"]
+
+
+def test_connection_closed_without_context_uses_neutral_wording(run_module, scripted):
+    server = scripted(lambda req, srv: None)
+    failed, result = run_module(args_for(server.url))
+    assert result["diagnosis"] == "connection_closed"
+    assert "control port (bindPort)" in result["msg"]
+    assert "on the frpc host check that the API answers at the proxy's localIP and localPort" in result["msg"]
 
 
 def test_connection_reset_like_a_forwarder_without_frpc(run_module, scripted):
@@ -159,37 +203,37 @@ def test_connection_reset_like_a_forwarder_without_frpc(run_module, scripted):
 
 
 def test_read_timeout(run_module, scripted):
-    server = scripted(lambda req, srv: [(simple_response("200 OK", models_body(MODEL)), 3)])
+    server = scripted(lambda req, srv: [(simple_response("200 OK", models_body(MODEL)), 10)])
     start = time.monotonic()
     failed, result = run_module(args_for(server.url, timeout=0.5))
     assert failed
     assert result["diagnosis"] == "read_timeout"
     assert result["status"] is None
     assert "no answer within 0.5 s" in result["msg"]
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < 8  # did not wait for the answer that comes after 10 s
 
 
 # --- frp's 404 page ------------------------------------------------------------------------------
 
 def test_frp_404_page_fixture_is_the_real_capture():
     assert len(FRP_404_PAGE) == 489
-    assert llm_probe.is_frp_not_found_page(404, FRP_404_PAGE)
-    assert not llm_probe.is_frp_not_found_page(200, FRP_404_PAGE)
-    assert not llm_probe.is_frp_not_found_page(404, b'{"detail":"Not Found"}')
-    assert not llm_probe.is_frp_not_found_page(404, b"<html><h1>404 Not Found</h1>nginx</html>")
+    assert llm_probe_frps.is_frp_not_found_page(404, FRP_404_PAGE)
+    assert not llm_probe_frps.is_frp_not_found_page(200, FRP_404_PAGE)
+    assert not llm_probe_frps.is_frp_not_found_page(404, b'{"detail":"Not Found"}')
+    assert not llm_probe_frps.is_frp_not_found_page(404, b"<html><h1>404 Not Found</h1>nginx</html>")
 
 
 def test_frp_no_proxy(run_module, scripted):
     server = scripted(lambda req, srv: frp_404_response())
-    failed, result = run_module(args_for(server.url, host_header="LLM.Local:8081"))
+    failed, result = run_module(args_for(server.url, host_header="LLM.Local:8081", context=CONTEXT))
     assert failed
     assert result["diagnosis"] == "frp_no_proxy"
     assert result["status"] == 404 and result["models"] == []
     msg = result["msg"]
     assert "frps' own 404 page" in msg
     assert "no working proxy for the Host 'llm.local'" in msg  # as frps matches it: lower case, no port
-    for hint in ("systemctl status frpc", "journalctl -u frpc", "customDomains", "health check",
-                 "curl http://localhost:4000/v1/models"):
+    for hint in ("On spark (the frpc host) check `systemctl status frpc`", "journalctl -u frpc", "customDomains",
+                 "health check", "curl http://127.0.0.1:4000/v1/models"):
         assert hint in msg
     assert server.requests[0].headers["host"] == "LLM.Local:8081"
 
@@ -212,11 +256,12 @@ def test_frp_no_proxy_dashboard_says_offline(run_module, scripted):
     api = scripted(lambda req, srv: frp_404_response())
     dash = scripted(dashboard_responder("frps-0.65.0-api-proxy-http-offline.json"))
     failed, result = run_module(args_for(api.url, frps_dashboard_url=dash.url, frps_dashboard_user=DASH_USER,
-                                         frps_dashboard_password=DASH_PASSWORD, frps_proxy_name="llm"))
+                                         frps_dashboard_password=DASH_PASSWORD, frps_proxy_name="llm",
+                                         context=CONTEXT))
     assert failed and result["diagnosis"] == "frp_no_proxy"
     assert "Proxy 'llm' is OFFLINE at frps" in result["msg"]
     assert "closed 11-26 02:02:41" in result["msg"]
-    assert "journalctl -u frpc" in result["msg"]
+    assert "`journalctl -u frpc` on spark (the frpc host)" in result["msg"]
     assert all(p["status"] == "offline" for p in result["frps_proxies"])
 
 
@@ -257,8 +302,8 @@ def test_api_key_rejected(run_module, fake_api):
     assert result["diagnosis"] == "api_key_rejected"
     assert result["status"] == 401
     assert "API key was rejected" in result["msg"]
-    assert "vault" in result["msg"] and "LiteLLM master key" in result["msg"]
-    assert "basic" in result["msg"] and "httpUser" in result["msg"]
+    assert "master key (general_settings.master_key)" in result["msg"]
+    assert "basic auth" in result["msg"] and "httpUser" in result["msg"]
     assert "Invalid proxy server token passed" in result["msg"]  # the body excerpt
     assert fake_api.stats["unauthorized"] >= 1
 
@@ -266,8 +311,8 @@ def test_api_key_rejected(run_module, fake_api):
 def test_api_key_missing(run_module, fake_api):
     failed, result = run_module({"url": fake_api.url})
     assert failed
-    assert result["diagnosis"] == "api_key_rejected" and result["status"] == 401
-    assert "No api key passed" in result["msg"]
+    assert result["diagnosis"] == "api_key_missing" and result["status"] == 401
+    assert "none was sent" in result["msg"] and "No api key passed" in result["msg"]
 
 
 def test_api_key_echoed_by_server_is_redacted_before_truncation(run_module, scripted):
@@ -282,11 +327,11 @@ def test_api_key_echoed_by_server_is_redacted_before_truncation(run_module, scri
 
 def test_gateway_timeout(run_module, scripted):
     server = scripted(lambda req, srv: frp_504_response())
-    failed, result = run_module(args_for(server.url))
+    failed, result = run_module(args_for(server.url, context=CONTEXT))
     assert failed
     assert result["diagnosis"] == "gateway_timeout"
     assert result["status"] == 504
-    assert "vhostHTTPTimeout" in result["msg"] and "frps_server_vhost_http_timeout" in result["msg"]
+    assert "raise vhostHTTPTimeout in frps.toml on minipc (the frps host)" in result["msg"]
 
 
 def test_upstream_error_reports_status_and_200_chars_of_body(run_module, scripted):
@@ -361,16 +406,16 @@ def test_wait_until_the_upstream_appears(run_module, closed_port):
     threading.Thread(target=bring_up, daemon=True).start()
     begin = time.monotonic()
     try:
-        failed, result = run_module(args_for("http://127.0.0.1:%d" % closed_port, wait_timeout=10, delay=0.3))
+        failed, result = run_module(args_for("http://127.0.0.1:%d" % closed_port, wait_timeout=20, delay=0.3))
     finally:
         if "server" in started:
             started["server"].shutdown()
             started["server"].server_close()
     assert not failed
     assert result["diagnosis"] == "ok"
-    assert result["attempts"] >= 3  # refused for ~1.2 s, 0.3 s apart
+    assert result["attempts"] >= 2  # refused for the first ~1.2 s
     assert "Up after %d attempts." % result["attempts"] in result["message"]
-    assert time.monotonic() - begin < 3.5
+    assert time.monotonic() - begin < 15  # stopped once it was up, well before wait_timeout
 
 
 def test_wait_gives_up_on_a_persistent_frp_404(run_module, scripted):
@@ -379,9 +424,10 @@ def test_wait_gives_up_on_a_persistent_frp_404(run_module, scripted):
     failed, result = run_module(args_for(server.url, wait_timeout=1, delay=0.3))
     elapsed = time.monotonic() - begin
     assert failed and result["diagnosis"] == "frp_no_proxy"
-    assert result["attempts"] >= 3 and len(server.requests) == result["attempts"]
+    assert result["attempts"] >= 2 and len(server.requests) == result["attempts"]
     assert "still failing after %d attempts" % result["attempts"] in result["msg"]
-    assert 0.8 < elapsed < 2.5
+    # It stops only when another delay would pass wait_timeout: after at least 1 - 0.3 s.
+    assert elapsed >= 0.7
 
 
 def test_wait_retries_502_then_succeeds(run_module, scripted):
@@ -396,11 +442,9 @@ def test_wait_retries_502_then_succeeds(run_module, scripted):
 
 
 def test_no_retry_on_rejected_key(run_module, fake_api):
-    begin = time.monotonic()
     failed, result = run_module(args_for(fake_api.url, api_key="sk-wrong", wait_timeout=10, delay=0.5))
     assert failed and result["diagnosis"] == "api_key_rejected"
     assert result["attempts"] == 1
-    assert time.monotonic() - begin < 1.5
 
 
 def test_no_retry_on_wrong_body(run_module, scripted):
@@ -423,11 +467,31 @@ def test_chat_stream_measures_ttft_and_chunks(run_module, fake_api):
     assert chat["chunks"] == 8
     assert chat["content"] == "pong token1 token2 token3 token4 token5"
     assert chat["finish_reason"] == "stop"
-    assert 0 < chat["ttft_ms"] < 100  # the first content chunk comes at once
-    assert chat["total_ms"] >= 5 * 30 * 0.9  # five pauses between six chunks
-    assert chat["ttft_ms"] < chat["total_ms"]
-    assert 20 <= chat["max_gap_ms"] < 500
+    # Behaviour, not timings (the machine may be busy): the measurements exist and are ordered, and the
+    # whole stream took at least the server's five 30 ms pauses.
+    assert 0 < chat["ttft_ms"] <= chat["total_ms"]
+    assert chat["total_ms"] >= 5 * 30
+    assert chat["max_gap_ms"] >= 0
     assert "first token after" in result["message"] and "8 chunks" in result["message"]
+
+
+def test_chat_stream_first_token_comes_before_the_stream_ends(run_module, scripted):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    def chunk(data):
+        return b"%x\r\n%s\r\n" % (len(data), data)
+
+    first = b'data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"po"}}]}\n\n'
+    rest = (b'data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"ng"},'
+            b'"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
+    # The rest comes 1.5 s after the first token: a tunnel that buffered the stream would hold both.
+    server = scripted(models_then([(head + chunk(first), 0), (chunk(rest) + b"0\r\n\r\n", 1.5)]))
+    failed, result = run_module(args_for(server.url, chat_model=MODEL))
+    assert not failed
+    chat = result["chat"]
+    assert chat["content"] == "pong" and chat["done"] is True
+    assert chat["ttft_ms"] + 500 < chat["total_ms"]
+    assert chat["max_gap_ms"] >= 1000
 
 
 def test_chat_stream_honours_max_tokens(run_module, fake_api):
@@ -505,7 +569,7 @@ def test_chat_bad_response(run_module, scripted):
     ("", ""),
 ])
 def test_frp_route_host(host, expected):
-    assert llm_probe.frp_route_host(host) == expected
+    assert llm_probe_frps.frp_route_host(host) == expected
 
 
 @pytest.mark.parametrize("base, expected", [
@@ -515,20 +579,32 @@ def test_frp_route_host(host, expected):
     ("https://h/llm/v1/", "https://h/llm/v1/models"),
 ])
 def test_models_url(base, expected):
-    assert llm_probe.models_url(base) == expected
-    assert llm_probe.chat_url(base) == expected[:-len("models")] + "chat/completions"
+    assert llm_probe_openai.models_url(base) == expected
+    assert llm_probe_openai.chat_url(base) == expected[:-len("models")] + "chat/completions"
 
 
 def test_sse_parser_handles_comments_multiline_and_missing_final_blank():
     lines = iter([b": keep-alive\n", b"event: message\n", b"data: {\"a\":\n", b"data: 1}\n", b"\n",
                   b"data:[DONE]\r\n"])
-    assert list(llm_probe.iter_sse_data(lambda: next(lines, b""))) == ['{"a":\n1}', "[DONE]"]
+    assert list(llm_probe_openai.iter_sse_data(lambda: next(lines, b""))) == ['{"a":\n1}', "[DONE]"]
 
 
-def test_every_diagnosis_has_a_message():
-    for code in llm_probe.DIAGNOSES:
-        if code == "ok":
-            continue
-        text = llm_probe.explain(code, "http://127.0.0.1:8081/v1/models", "llm.local", status=500,
-                                 detail="detail", secrets=(API_KEY,), timeout=1, models=["m"], missing=["x"])
-        assert "failed (%s)" % code not in text, code  # a specific text, not the generic fallback
+@pytest.mark.parametrize("context", [None, CONTEXT], ids=["neutral", "context"])
+@pytest.mark.parametrize("code", sorted(llm_probe_diagnoses.DIAGNOSES))
+def test_every_diagnosis_has_a_message(code, context):
+    hints = llm_probe_diagnoses.Hints(context)
+    text = llm_probe_diagnoses.explain(code, "http://192.0.2.1:9999/v1/models", "llm.local", status=500,
+                                       detail="detail", body=b'{"error": "x"}', secrets=(API_KEY,), timeout=1,
+                                       models=["m"], missing=["x"], hints=hints)
+    assert "failed (%s)" % code not in text  # its own text, not the generic fallback
+    assert "{" not in text.replace('{"', "").replace("{{", "")  # every template field was filled
+    # module_utils is generic: no port, address or role variable of this collection's deployment.
+    if context is None:
+        for specific in ("4000", "8081", "7000", "frps_server_", "frpc_client_", "minipc", "spark"):
+            assert specific not in text
+
+
+def test_transient_diagnoses_are_the_documented_ones():
+    transient = sorted(c for c, d in llm_probe_diagnoses.DIAGNOSES.items() if d.transient)
+    assert transient == ["connection_closed", "connection_refused", "connection_reset", "frp_no_proxy",
+                         "gateway_timeout"]
