@@ -140,6 +140,7 @@ def test_office_power_cut(minipc, api_key):
     rules = []
     for peer in peers:
         ip, port = peer.rsplit(":", 1)
+        ip = ip.strip("[]").removeprefix("::ffff:")  # frps listens on both families: v4-mapped peers
         rules += [f"INPUT -s {ip} -p tcp --sport {port} --dport 7000 -j DROP",
                   f"OUTPUT -d {ip} -p tcp --dport {port} --sport 7000 -j DROP"]
     for rule in rules:
