@@ -10,7 +10,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 ENV = . tools/ci/env.sh
-SCENARIOS ?= roles e2e
+SCENARIOS ?= roles firewall e2e
 
 .PHONY: help setup test lint sanity unit molecule oldest demo demo-down bench clean
 

