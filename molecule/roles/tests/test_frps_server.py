@@ -62,7 +62,7 @@ def test_rendered_config(host):
         "keyFile": "/etc/frp/tls/frps.key",
         "trustedCaFile": "/etc/frp/tls/ca.crt",
     }
-    assert config["transport"]["heartbeatTimeout"] == 10
+    assert config["transport"]["tcpMuxKeepaliveInterval"] == 5
     assert config["auth"]["method"] == "token"
     assert config["auth"]["tokenSource"] == {"type": "file", "file": {"path": "/etc/frp/frps.token"}}
     assert "token" not in config["auth"], "the token lives in its own file"
