@@ -9,31 +9,44 @@ clear (the "privilege_key" field). The e2e lab runs it on the office router. Std
 """
 
 import argparse
+import select
 import socket
 import ssl
 import threading
 
 
-def pump(src, dst, watch=None):
-    buf = b""
+def relay(inside, onward, saw_login):
+    """Copies bytes both ways in one thread: an SSL socket must not be read and written from two."""
+    other = {inside: onward, onward: inside}
+    seen = b""
+    for sock in other:
+        sock.setblocking(False)
     try:
         while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            if watch is not None:
-                buf = (buf + data)[-4096:]
-                if b"privilege_key" in buf:
-                    watch()
-            dst.sendall(data)
+            readable, _, _ = select.select(list(other), [], [], 120)
+            if not readable:
+                return
+            for sock in readable:
+                while True:  # drain what TLS has already decrypted, not only what select saw
+                    try:
+                        data = sock.recv(65536)
+                    except (ssl.SSLWantReadError, BlockingIOError):
+                        break
+                    if not data:
+                        return
+                    if sock is inside:
+                        seen = (seen + data)[-4096:]
+                        if b"privilege_key" in seen:
+                            saw_login()
+                    dst = other[sock]
+                    dst.settimeout(10)
+                    dst.sendall(data)
+                    dst.setblocking(False)
     except OSError:
         pass
     finally:
-        for s in (src, dst):
-            try:
-                s.close()
-            except OSError:
-                pass
+        for sock in other:
+            sock.close()
 
 
 def main():
@@ -60,14 +73,15 @@ def main():
     listener = socket.create_server((host, int(port)))
     while True:
         raw = listener.accept()[0]
+        inside = None
         try:
             inside = server_ctx.wrap_socket(raw, server_side=True)
             onward = client_ctx.wrap_socket(socket.create_connection((to_host, int(to_port)), 10))
         except (OSError, ssl.SSLError):
-            raw.close()
+            # wrap_socket took over raw's descriptor: close what holds it, or the client waits forever.
+            (inside or raw).close()
             continue
-        threading.Thread(target=pump, args=(inside, onward, saw), daemon=True).start()
-        threading.Thread(target=pump, args=(onward, inside), daemon=True).start()
+        threading.Thread(target=relay, args=(inside, onward, saw), daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,13 @@ from conftest import ROOT, lab_host
 RELAY = "10.213.20.2:7443"  # the office router, as spark sees it
 
 
+def _wait_listening(host, port):
+    deadline = time.monotonic() + 20
+    while host.run(f"ss -Htln '( sport = :{port} )' | grep -q .").rc != 0:
+        assert time.monotonic() < deadline, f"nothing listens on port {port}"
+        time.sleep(0.2)
+
+
 def _start_relay(gw, to):
     gw.run("systemctl stop lab-relay 2>/dev/null; systemctl reset-failed lab-relay 2>/dev/null; rm -f /tmp/relay-saw-login")
     gw.run(f"cat > /opt/lab-relay.py <<'EOF'\n{(ROOT / 'tests/lab/tls_relay.py').read_text()}\nEOF")
@@ -22,7 +29,7 @@ def _start_relay(gw, to):
                   "-keyout /opt/relay.key -out /opt/relay.crt").rc == 0
     assert gw.run(f"systemd-run --unit=lab-relay python3 /opt/lab-relay.py --listen 0.0.0.0:7443 --to {to} "
                   "--cert /opt/relay.crt --key /opt/relay.key --saw-login /tmp/relay-saw-login").rc == 0
-    time.sleep(1)
+    _wait_listening(gw, 7443)
 
 
 def _frpc_through_relay(spark, name, transforms):
@@ -67,6 +74,7 @@ def test_the_previous_setting_lets_the_relay_read_the_login(gw, spark, frp_token
            "transport.tls.force = true\nEOF")
     gw.run("systemctl stop lab-old-frps 2>/dev/null; systemctl reset-failed lab-old-frps 2>/dev/null; "
            "systemd-run --unit=lab-old-frps /opt/old-frps/frps -c /opt/old-frps/frps.toml")
+    _wait_listening(gw, 7100)
     _start_relay(gw, "127.0.0.1:7100")
     res = _frpc_through_relay(spark, "old-via-relay", [r"/^transport\.tls\.\(trustedCaFile\|serverName\|certFile\|keyFile\)/d"])
     assert "login to server success" in res.stdout, res.stdout
