@@ -23,7 +23,7 @@ def relay(inside, onward, saw_login):
         sock.setblocking(False)
     try:
         while True:
-            readable, _, _ = select.select(list(other), [], [], 120)
+            readable = select.select(list(other), [], [], 120)[0]
             if not readable:
                 return
             for sock in readable:
