@@ -59,7 +59,7 @@ CASES = [
     ("token-not-random", "frpc_client", "spark", {"frpc_client_auth_token": "abab" * 10}, "",
      "frpc_client_auth_token uses only 2 distinct characters"),
     ("tls-partial", "frpc_client", "spark", {"frpc_client_tls_cert": "x"}, "",
-     "frpc_client_tls_cert set, but not frpc_client_tls_ca_cert and frpc_client_tls_key"),
+     "frpc_client_tls_cert set, but not frpc_client_tls_key and frpc_client_tls_ca_cert"),
     ("tls-key-mismatch", "frps_server", "minipc", "TLS_KEY_MISMATCH", "", "frps_server_tls_key does not match frps_server_tls_cert"),
     ("bind-port-range", "frps_server", "minipc", {"frps_server_bind_port": 70000}, "", "frps_server_bind_port"),
     ("bind-port-type", "frps_server", "spark", {"frps_server_bind_port": "seven"}, "", "frps_server_bind_port"),
