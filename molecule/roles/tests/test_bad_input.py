@@ -23,9 +23,9 @@ ARCHIVE = f"{ARCHIVE_DIR}/frp_0.65.0_linux_amd64.tar.gz"
 GOOD_TOKEN = "good-token-4f9a2c7e1b8d-Qm3xK7pV0sLw9ZtR"
 
 GOOD = {
-    "frps_server": {"frps_server_archive_src": ARCHIVE, "frps_server_auth_token": GOOD_TOKEN},
+    "frps_server": {"frp_archive_src": ARCHIVE, "frps_server_auth_token": GOOD_TOKEN},
     "frpc_client": {
-        "frpc_client_archive_src": ARCHIVE,
+        "frp_archive_src": ARCHIVE,
         "frpc_client_server_addr": "minipc",
         "frpc_client_auth_token": GOOD_TOKEN,
     },
@@ -74,15 +74,18 @@ CASES = [
     ("dashboard-no-password", "frps_server", "minipc",
      {"frps_server_dashboard_enabled": True, "frps_server_dashboard_user": "admin", "frps_server_dashboard_password": ""}, "",
      "frps_server_dashboard_password is empty"),
-    ("archive-missing", "frps_server", "spark", {"frps_server_archive_src": "/nonexistent/frp_0.65.0_linux_amd64.tar.gz"},
-     "", "frps_server_archive_src '/nonexistent/frp_0.65.0_linux_amd64.tar.gz' is not a file"),
+    ("archive-missing", "frps_server", "spark", {"frp_archive_src": "/nonexistent/frp_0.65.0_linux_amd64.tar.gz"},
+     "", "frp_archive_src '/nonexistent/frp_0.65.0_linux_amd64.tar.gz' is not a file"),
     ("archive-wrong-arch", "frps_server", "minipc",
-     {"frps_server_archive_src": f"{ARCHIVE_DIR}/frp_0.65.0_linux_arm64.tar.gz"}, "",
+     {"frp_archive_src": f"{ARCHIVE_DIR}/frp_0.65.0_linux_arm64.tar.gz"}, "",
      "needs the release archive frp_0.65.0_linux_amd64.tar.gz"),
-    ("archive-wrong-sha256", "frps_server", "spark", {"frps_server_archive_sha256": "0" * 64}, "",
-     "frps_server_archive_sha256"),
+    ("archive-wrong-sha256", "frps_server", "spark", {"frp_archive_sha256": "0" * 64}, "",
+     "frp_archive_sha256"),
     ("archive-bad-checksum-file", "frps_server", "minipc", "BAD_CHECKSUM_FILE", "", "sha256 mismatch"),
-    ("version-with-v", "frps_server", "spark", {"frps_server_version": "v0.65.0"}, "", "frps_server_version"),
+    ("version-with-v", "frps_server", "spark", {"frp_version": "v0.65.0"}, "", "frp_version is 'v0.65.0'"),
+    # The per-role name of collection 1.0 still wins, and the message names it.
+    ("version-deprecated-name", "frpc_client", "minipc", {"frpc_client_version": "0.65"}, "",
+     "frpc_client_version is '0.65'"),
     ("firewall-not-bool", "frps_server", "minipc", {"frps_server_firewall": "maybe"}, "", "frps_server_firewall"),
     ("allow-from-garbage", "frps_server", "spark", {"frps_server_allow_from": ["my office"]}, "",
      "frps_server_allow_from has 'my office'"),
@@ -147,7 +150,7 @@ def _bad_checksum_dir(tmp):
     folder.mkdir()
     (folder / "frp_0.65.0_linux_amd64.tar.gz").write_bytes(Path(ARCHIVE).read_bytes())
     (folder / "frp_sha256_checksums.txt").write_text(f"{'1' * 64}  frp_0.65.0_linux_amd64.tar.gz\n")
-    return {"frps_server_archive_src": str(folder / "frp_0.65.0_linux_amd64.tar.gz")}
+    return {"frp_archive_src": str(folder / "frp_0.65.0_linux_amd64.tar.gz")}
 
 
 def _run_case(tmp, case):
