@@ -260,3 +260,21 @@ def test_never_installed_roles_left_no_trace(outcome):
         assert not host.file(f"/etc/frp/{prog}.token").exists
         assert not host.file(f"/etc/systemd/system/{prog}.service").exists
     assert "Status: inactive" in spark.check_output("ufw status"), "frps_server's firewall never ran on spark"
+
+
+def test_office_host_running_its_own_play_without_its_bundle_stops_before_any_change(tmp_path):
+    """The README's Spark step: site.yml run on the office host itself (--connection local). With neither its
+    certificate bundle nor the tunnel's CA on that machine, frpc_client must stop in its checks and say how to
+    bring the bundle. Run in check mode as well, so that even a broken guard could not change this machine."""
+    playbook = tmp_path / "spark-local.yml"
+    variables = dict(GOOD["frpc_client"], ansible_connection="local", tunnel_pki_dir=str(tmp_path / "no-ca-here"))
+    playbook.write_text(
+        "---\n- name: The office host's own run, without its bundle\n  hosts: spark\n  gather_facts: false\n"
+        f"  vars: {json.dumps(variables)}\n  roles:\n    - role: lisyoen.frp.frpc_client\n"
+    )
+    result = run_playbook(str(playbook), "--check", timeout=180)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert "runs its own play (--connection local)" in out, out[-3000:]
+    assert "ansible-vault encrypt" in out and "export/spark.yml" in out, out[-3000:]
+    assert not (tmp_path / "no-ca-here").exists(), "the guard let tunnel_pki create a CA on the office host"
