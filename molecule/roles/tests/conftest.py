@@ -34,7 +34,7 @@ def run_playbook(playbook: str, *args: str, timeout: int = 300, env: dict | None
 
 
 def recap(output: str) -> dict:
-    """PLAY RECAP counters per host, summed over plays: {'minipc': {'ok': 3, 'changed': 0, ...}}."""
+    """PLAY RECAP counters per host, summed over plays: {'roles-minipc': {'ok': 3, 'changed': 0, ...}}."""
     totals: dict = {}
     for host, counters in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output, re.M):
         per_host = totals.setdefault(host, {})

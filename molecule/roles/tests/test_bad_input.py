@@ -26,7 +26,7 @@ GOOD = {
     "frps_server": {"frp_archive_src": ARCHIVE, "frps_server_auth_token": GOOD_TOKEN},
     "frpc_client": {
         "frp_archive_src": ARCHIVE,
-        "frpc_client_server_addr": "minipc",
+        "frpc_client_server_addr": "roles-minipc",
         "frpc_client_auth_token": GOOD_TOKEN,
     },
 }
@@ -40,85 +40,85 @@ def _proxy(**changes):
 
 # (id, role, host, bad variables, raw YAML appended for values that need !unsafe, text the message must contain)
 CASES = [
-    ("token-empty", "frps_server", "spark", {"frps_server_auth_token": ""}, "", "frps_server_auth_token is empty"),
-    ("token-CHANGE_ME", "frps_server", "minipc", {"frps_server_auth_token": "CHANGE_ME"}, "",
+    ("token-empty", "frps_server", "roles-spark", {"frps_server_auth_token": ""}, "", "frps_server_auth_token is empty"),
+    ("token-CHANGE_ME", "frps_server", "roles-minipc", {"frps_server_auth_token": "CHANGE_ME"}, "",
      "frps_server_auth_token still holds a placeholder"),
-    ("token-changeme", "frps_server", "spark", {"frps_server_auth_token": "changeme"}, "",
+    ("token-changeme", "frps_server", "roles-spark", {"frps_server_auth_token": "changeme"}, "",
      "frps_server_auth_token still holds a placeholder"),
-    ("token-angle-brackets", "frps_server", "minipc", {"frps_server_auth_token": "<your frp token>"}, "",
+    ("token-angle-brackets", "frps_server", "roles-minipc", {"frps_server_auth_token": "<your frp token>"}, "",
      "frps_server_auth_token still holds a placeholder"),
-    ("token-shell-var", "frps_server", "spark", {"frps_server_auth_token": "${FRP_TOKEN}"}, "",
+    ("token-shell-var", "frps_server", "roles-spark", {"frps_server_auth_token": "${FRP_TOKEN}"}, "",
      "frps_server_auth_token still holds a placeholder"),
-    ("token-go-template", "frps_server", "minipc", {}, "frps_server_auth_token: !unsafe 'abc{{def-9f8e7d'\n",
+    ("token-go-template", "frps_server", "roles-minipc", {}, "frps_server_auth_token: !unsafe 'abc{{def-9f8e7d'\n",
      "frps_server_auth_token contains a double opening brace"),
-    ("token-trailing-newline", "frps_server", "spark",
+    ("token-trailing-newline", "frps_server", "roles-spark",
      {"frps_server_auth_token": "Xk3-real-token-77-Qm3xK7pV0sLw9ZtR-8f\n"}, "",
      "frps_server_auth_token starts or ends with whitespace"),
-    ("token-short", "frps_server", "minipc", {"frps_server_auth_token": "Xk3-real-token-77"}, "",
+    ("token-short", "frps_server", "roles-minipc", {"frps_server_auth_token": "Xk3-real-token-77"}, "",
      "frps_server_auth_token is 17 characters long: use at least 32"),
-    ("token-not-random", "frpc_client", "spark", {"frpc_client_auth_token": "abab" * 10}, "",
+    ("token-not-random", "frpc_client", "roles-spark", {"frpc_client_auth_token": "abab" * 10}, "",
      "frpc_client_auth_token uses only 2 distinct characters"),
-    ("tls-partial", "frpc_client", "spark", {"frpc_client_tls_cert": "x"}, "",
+    ("tls-partial", "frpc_client", "roles-spark", {"frpc_client_tls_cert": "x"}, "",
      "frpc_client_tls_cert set, but not frpc_client_tls_key and frpc_client_tls_ca_cert"),
-    ("tls-key-mismatch", "frps_server", "minipc", "TLS_KEY_MISMATCH", "", "frps_server_tls_key does not match frps_server_tls_cert"),
-    ("bind-port-range", "frps_server", "minipc", {"frps_server_bind_port": 70000}, "", "frps_server_bind_port"),
-    ("bind-port-type", "frps_server", "spark", {"frps_server_bind_port": "seven"}, "", "frps_server_bind_port"),
-    ("ports-equal", "frps_server", "minipc", {"frps_server_vhost_http_port": 7000}, "",
+    ("tls-key-mismatch", "frps_server", "roles-minipc", "TLS_KEY_MISMATCH", "", "frps_server_tls_key does not match frps_server_tls_cert"),
+    ("bind-port-range", "frps_server", "roles-minipc", {"frps_server_bind_port": 70000}, "", "frps_server_bind_port"),
+    ("bind-port-type", "frps_server", "roles-spark", {"frps_server_bind_port": "seven"}, "", "frps_server_bind_port"),
+    ("ports-equal", "frps_server", "roles-minipc", {"frps_server_vhost_http_port": 7000}, "",
      "frps_server_bind_port and frps_server_vhost_http_port are all 7000"),
-    ("no-client-port", "frps_server", "spark", {"frps_server_vhost_http_port": 0, "frps_server_allow_ports": []}, "",
+    ("no-client-port", "frps_server", "roles-spark", {"frps_server_vhost_http_port": 0, "frps_server_allow_ports": []}, "",
      "frps_server_vhost_http_port is 0 and frps_server_allow_ports is empty"),
-    ("allow-port-is-bind-port", "frps_server", "minipc", {"frps_server_allow_ports": [7000]}, "",
+    ("allow-port-is-bind-port", "frps_server", "roles-minipc", {"frps_server_allow_ports": [7000]}, "",
      "frps_server_bind_port and frps_server_allow_ports are all 7000"),
-    ("allow-port-range", "frps_server", "spark", {"frps_server_allow_ports": [8081, 70000]}, "",
+    ("allow-port-range", "frps_server", "roles-spark", {"frps_server_allow_ports": [8081, 70000]}, "",
      "frps_server_allow_ports is '70000'"),
-    ("dashboard-no-password", "frps_server", "minipc",
+    ("dashboard-no-password", "frps_server", "roles-minipc",
      {"frps_server_dashboard_enabled": True, "frps_server_dashboard_user": "admin", "frps_server_dashboard_password": ""}, "",
      "frps_server_dashboard_password is empty"),
-    ("archive-missing", "frps_server", "spark", {"frp_archive_src": "/nonexistent/frp_0.65.0_linux_amd64.tar.gz"},
+    ("archive-missing", "frps_server", "roles-spark", {"frp_archive_src": "/nonexistent/frp_0.65.0_linux_amd64.tar.gz"},
      "", "frp_archive_src '/nonexistent/frp_0.65.0_linux_amd64.tar.gz' is not a file"),
-    ("archive-wrong-arch", "frps_server", "minipc",
+    ("archive-wrong-arch", "frps_server", "roles-minipc",
      {"frp_archive_src": f"{ARCHIVE_DIR}/frp_0.65.0_linux_arm64.tar.gz"}, "",
      "needs the release archive frp_0.65.0_linux_amd64.tar.gz"),
-    ("archive-wrong-sha256", "frps_server", "spark", {"frp_archive_sha256": "0" * 64}, "",
+    ("archive-wrong-sha256", "frps_server", "roles-spark", {"frp_archive_sha256": "0" * 64}, "",
      "frp_archive_sha256"),
-    ("archive-bad-checksum-file", "frps_server", "minipc", "BAD_CHECKSUM_FILE", "", "sha256 mismatch"),
-    ("version-with-v", "frps_server", "spark", {"frp_version": "v0.65.0"}, "", "frp_version is 'v0.65.0'"),
+    ("archive-bad-checksum-file", "frps_server", "roles-minipc", "BAD_CHECKSUM_FILE", "", "sha256 mismatch"),
+    ("version-with-v", "frps_server", "roles-spark", {"frp_version": "v0.65.0"}, "", "frp_version is 'v0.65.0'"),
     # The per-role name of collection 1.0 still wins, and the message names it.
-    ("version-deprecated-name", "frpc_client", "minipc", {"frpc_client_version": "0.65"}, "",
+    ("version-deprecated-name", "frpc_client", "roles-minipc", {"frpc_client_version": "0.65"}, "",
      "frpc_client_version is '0.65'"),
-    ("firewall-not-bool", "frps_server", "minipc", {"frps_server_firewall": "maybe"}, "", "frps_server_firewall"),
-    ("allow-from-garbage", "frps_server", "spark", {"frps_server_allow_from": ["my office"]}, "",
+    ("firewall-not-bool", "frps_server", "roles-minipc", {"frps_server_firewall": "maybe"}, "", "frps_server_firewall"),
+    ("allow-from-garbage", "frps_server", "roles-spark", {"frps_server_allow_from": ["my office"]}, "",
      "frps_server_allow_from has 'my office'"),
     # The deprecated name is still read (and checked) while it is set.
-    ("allow-from-deprecated-name-garbage", "frps_server", "minipc", {"frps_server_vhost_http_allow_from": ["my office"]},
+    ("allow-from-deprecated-name-garbage", "frps_server", "roles-minipc", {"frps_server_vhost_http_allow_from": ["my office"]},
      "", "frps_server_vhost_http_allow_from has 'my office'"),
-    ("server-addr-empty", "frpc_client", "minipc", {"frpc_client_server_addr": ""}, "", "frpc_client_server_addr"),
-    ("server-addr-url", "frpc_client", "spark", {"frpc_client_server_addr": "http://minipc:7000"}, "",
+    ("server-addr-empty", "frpc_client", "roles-minipc", {"frpc_client_server_addr": ""}, "", "frpc_client_server_addr"),
+    ("server-addr-url", "frpc_client", "roles-spark", {"frpc_client_server_addr": "http://roles-minipc:7000"}, "",
      "frpc_client_server_addr"),
-    ("server-addr-placeholder", "frpc_client", "minipc", {"frpc_client_server_addr": "CHANGE_ME"}, "",
+    ("server-addr-placeholder", "frpc_client", "roles-minipc", {"frpc_client_server_addr": "CHANGE_ME"}, "",
      "frpc_client_server_addr"),
-    ("client-token-vault-name", "frpc_client", "spark", {"frpc_client_auth_token": "vault_frp_auth_token"}, "",
+    ("client-token-vault-name", "frpc_client", "roles-spark", {"frpc_client_auth_token": "vault_frp_auth_token"}, "",
      "frpc_client_auth_token still holds a placeholder"),
-    ("client-token-empty", "frpc_client", "minipc", {"frpc_client_auth_token": ""}, "", "frpc_client_auth_token is empty"),
-    ("server-port-zero", "frpc_client", "spark", {"frpc_client_server_port": 0}, "", "frpc_client_server_port"),
-    ("server-port-range", "frpc_client", "minipc", {"frpc_client_server_port": 65536}, "", "frpc_client_server_port"),
-    ("proxies-empty", "frpc_client", "spark", {"frpc_client_proxies": []}, "", "frpc_client_proxies is empty"),
-    ("proxy-names-duplicate", "frpc_client", "minipc", {"frpc_client_proxies": _proxy() + _proxy(local_port=4001)}, "",
+    ("client-token-empty", "frpc_client", "roles-minipc", {"frpc_client_auth_token": ""}, "", "frpc_client_auth_token is empty"),
+    ("server-port-zero", "frpc_client", "roles-spark", {"frpc_client_server_port": 0}, "", "frpc_client_server_port"),
+    ("server-port-range", "frpc_client", "roles-minipc", {"frpc_client_server_port": 65536}, "", "frpc_client_server_port"),
+    ("proxies-empty", "frpc_client", "roles-spark", {"frpc_client_proxies": []}, "", "frpc_client_proxies is empty"),
+    ("proxy-names-duplicate", "frpc_client", "roles-minipc", {"frpc_client_proxies": _proxy() + _proxy(local_port=4001)}, "",
      "frpc_client_proxies[0] has the name 'llm-api'"),
-    ("proxy-name-empty", "frpc_client", "spark", {"frpc_client_proxies": _proxy(name="")}, "",
+    ("proxy-name-empty", "frpc_client", "roles-spark", {"frpc_client_proxies": _proxy(name="")}, "",
      "frpc_client_proxies[0] has the name ''"),
-    ("proxy-type-unknown", "frpc_client", "minipc", {"frpc_client_proxies": _proxy(type="htttp")}, "",
+    ("proxy-type-unknown", "frpc_client", "roles-minipc", {"frpc_client_proxies": _proxy(type="htttp")}, "",
      "frpc_client_proxies"),
-    ("proxy-local-port-range", "frpc_client", "spark", {"frpc_client_proxies": _proxy(local_port=70000)}, "",
+    ("proxy-local-port-range", "frpc_client", "roles-spark", {"frpc_client_proxies": _proxy(local_port=70000)}, "",
      "frpc_client_proxies[0] ('llm-api'): local_port"),
-    ("proxy-http-no-domain", "frpc_client", "minipc", {"frpc_client_proxies": _proxy(custom_domains=None)}, "",
+    ("proxy-http-no-domain", "frpc_client", "roles-minipc", {"frpc_client_proxies": _proxy(custom_domains=None)}, "",
      "frpc_client_proxies[0] ('llm-api') is of type http"),
-    ("proxy-unknown-key", "frpc_client", "spark", {"frpc_client_proxies": _proxy(local_prot=4000)}, "",
+    ("proxy-unknown-key", "frpc_client", "roles-spark", {"frpc_client_proxies": _proxy(local_prot=4000)}, "",
      "frpc_client_proxies"),
-    ("proxy-go-template", "frpc_client", "minipc", {},
+    ("proxy-go-template", "frpc_client", "roles-minipc", {},
      "frpc_client_proxies:\n  - {name: llm-api, type: http, local_port: 4000, custom_domains: [!unsafe 'llm{{.local']}\n",
      "frpc_client_proxies[0] ('llm-api') has a value containing a double opening brace"),
-    ("proxy-health-no-path", "frpc_client", "spark", {"frpc_client_proxies": _proxy(health_check={"type": "http"})}, "",
+    ("proxy-health-no-path", "frpc_client", "roles-spark", {"frpc_client_proxies": _proxy(health_check={"type": "http"})}, "",
      "frpc_client_proxies[0] ('llm-api') has an http health_check"),
 ]
 
@@ -141,7 +141,7 @@ def _host(name):
 
 
 def _snapshot():
-    return {name: _host(name).check_output(SNAPSHOT) for name in ("minipc", "spark")}
+    return {name: _host(name).check_output(SNAPSHOT) for name in ("roles-minipc", "roles-spark")}
 
 
 def _bad_checksum_dir(tmp):
@@ -244,14 +244,14 @@ def test_bad_input_fails_naming_the_variable(outcome, case):
     assert run["stats"].get("failures") == 1, run["stats"]
 
 
-@pytest.mark.parametrize("name", ["minipc", "spark"])
+@pytest.mark.parametrize("name", ["roles-minipc", "roles-spark"])
 def test_bad_input_left_files_account_and_service_untouched(outcome, name):
     assert outcome["after"][name] == outcome["before"][name]
 
 
 def test_never_installed_roles_left_no_trace(outcome):
     # frps_server's bad cases ran on spark and frpc_client's on minipc, where those roles never ran.
-    spark, minipc = _host("spark"), _host("minipc")
+    spark, minipc = _host("roles-spark"), _host("roles-minipc")
     for host, prog in ((spark, "frps"), (minipc, "frpc")):
         assert not host.user(prog).exists
         assert not host.group(prog).exists
@@ -259,7 +259,7 @@ def test_never_installed_roles_left_no_trace(outcome):
         assert not host.file(f"/etc/frp/{prog}.toml").exists
         assert not host.file(f"/etc/frp/{prog}.token").exists
         assert not host.file(f"/etc/systemd/system/{prog}.service").exists
-    assert "Status: inactive" in spark.check_output("ufw status"), "frps_server's firewall never ran on spark"
+    assert "Status: inactive" in spark.check_output("ufw status"), "frps_server's firewall never ran on roles-spark"
 
 
 def test_office_host_running_its_own_play_without_its_bundle_stops_before_any_change(tmp_path):
@@ -269,12 +269,12 @@ def test_office_host_running_its_own_play_without_its_bundle_stops_before_any_ch
     playbook = tmp_path / "spark-local.yml"
     variables = dict(GOOD["frpc_client"], ansible_connection="local", tunnel_pki_dir=str(tmp_path / "no-ca-here"))
     playbook.write_text(
-        "---\n- name: The office host's own run, without its bundle\n  hosts: spark\n  gather_facts: false\n"
+        "---\n- name: The office host's own run, without its bundle\n  hosts: roles-spark\n  gather_facts: false\n"
         f"  vars: {json.dumps(variables)}\n  roles:\n    - role: lisyoen.frp.frpc_client\n"
     )
     result = run_playbook(str(playbook), "--check", timeout=180)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out[-3000:]
     assert "runs its own play (--connection local)" in out, out[-3000:]
-    assert "ansible-vault encrypt" in out and "export/spark.yml" in out, out[-3000:]
+    assert "ansible-vault encrypt" in out and "export/roles-spark.yml" in out, out[-3000:]
     assert not (tmp_path / "no-ca-here").exists(), "the guard let tunnel_pki create a CA on the office host"

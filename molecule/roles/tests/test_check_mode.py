@@ -16,7 +16,7 @@ def runs():
         converged = pool.submit(run_playbook, "converge.yml", "--check", "--diff", "-v")
         rotated = pool.submit(
             run_playbook,
-            "converge.yml", "--check", "--diff", "-v", "--limit", "minipc",
+            "converge.yml", "--check", "--diff", "-v", "--limit", "roles-minipc",
             "-e", json.dumps({"frps_server_auth_token": NEW_TOKEN}),
         )
         return {"converged": converged.result(), "rotated": rotated.result()}
@@ -32,7 +32,7 @@ def test_check_mode_on_converged_hosts_reports_no_change(converged_check):
     result = converged_check
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     counters = recap(result.stdout)
-    assert set(counters) == {"minipc", "spark"}, result.stdout[-2000:]
+    assert set(counters) == {"roles-minipc", "roles-spark"}, result.stdout[-2000:]
     for host, c in counters.items():
         assert c["failed"] == 0 and c["unreachable"] == 0, (host, c)
         assert c["changed"] == 0, (host, c, result.stdout[-4000:])
@@ -50,7 +50,7 @@ def test_token_change_is_detected_but_never_shown(runs):
     result = runs["rotated"]
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
-    assert recap(result.stdout)["minipc"]["changed"] >= 1, out[-3000:]
+    assert recap(result.stdout)["roles-minipc"]["changed"] >= 1, out[-3000:]
     assert NEW_TOKEN not in out
     assert LAB_TOKEN not in out
     assert "the output has been hidden" in out

@@ -1,11 +1,11 @@
-"""frpc_client on spark: files, account, service, rendered config, no inbound port, sandbox."""
+"""frpc_client on roles-spark: files, account, service, rendered config, no inbound port, sandbox."""
 
 import tomllib
 
 import pytest
 from conftest import LAB_TOKEN, exposure
 
-testinfra_hosts = ["ansible://spark"]
+testinfra_hosts = ["ansible://roles-spark"]
 
 # systemd-analyze security in the lab container (Debian 12, systemd 252) rates the unit 1.2.
 MAX_EXPOSURE = 1.2
@@ -43,7 +43,7 @@ def test_token_file_holds_the_token_exactly(host):
 
 def test_rendered_config(host):
     config = tomllib.loads(host.file("/etc/frp/frpc.toml").content_string)
-    assert config["serverAddr"] == "minipc"
+    assert config["serverAddr"] == "roles-minipc"
     assert config["serverPort"] == 7000
     assert config["loginFailExit"] is False
     assert config["transport"]["tls"] == {

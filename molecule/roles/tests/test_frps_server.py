@@ -1,4 +1,4 @@
-"""frps_server on minipc: files, account, service, ports, firewall, rendered config, sandbox."""
+"""frps_server on roles-minipc: files, account, service, ports, firewall, rendered config, sandbox."""
 
 import re
 import tomllib
@@ -6,7 +6,7 @@ import tomllib
 import pytest
 from conftest import DASHBOARD_PASSWORD, LAB_TOKEN, exposure
 
-testinfra_hosts = ["ansible://minipc"]
+testinfra_hosts = ["ansible://roles-minipc"]
 
 # systemd-analyze security in the lab container (Debian 12, systemd 252) rates the unit 1.2.
 MAX_EXPOSURE = 1.2

@@ -4,7 +4,7 @@ import time
 
 from conftest import recap, run_playbook
 
-testinfra_hosts = ["ansible://minipc"]
+testinfra_hosts = ["ansible://roles-minipc"]
 
 
 def _main_pid(host):
@@ -32,10 +32,10 @@ def test_changed_binary_is_replaced_and_frps_restarted(host):
     )
     assert host.check_output("sha256sum /usr/local/bin/frps").split()[0] != good_sha
 
-    result = run_playbook("converge.yml", "--limit", "minipc")
+    result = run_playbook("converge.yml", "--limit", "roles-minipc")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "RUNNING HANDLER [lisyoen.frp.frps_server : Restart frps]" in result.stdout
-    assert recap(result.stdout)["minipc"]["changed"] == 2, "the binary and the restart, nothing else"
+    assert recap(result.stdout)["roles-minipc"]["changed"] == 2, "the binary and the restart, nothing else"
 
     assert host.check_output("sha256sum /usr/local/bin/frps").split()[0] == good_sha
     new_pid = _wait_for_new_pid(host, pid)

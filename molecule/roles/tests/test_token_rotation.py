@@ -32,7 +32,7 @@ def _rotate(token):
 def _serving(spark, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if spark.run("curl -s -m 2 http://minipc:8081/ping").stdout == "ok":
+        if spark.run("curl -s -m 2 http://roles-minipc:8081/ping").stdout == "ok":
             return True
         time.sleep(0.5)
     return False
@@ -52,11 +52,11 @@ def _longest_outage(log):
 
 @pytest.fixture(scope="module")
 def rotation():
-    spark = _host("spark")
+    spark = _host("roles-spark")
     assert _serving(spark), "positive control: the tunnel serves before the rotation"
     # A probe on spark, through minipc:8081 and back through the tunnel, five times a second, bounded.
     loop = (f"rm -f {STOP}; for i in $(seq 1500); do [ -e {STOP} ] && break; "
-            "if [ \"$(curl -s -m 1 http://minipc:8081/ping)\" = ok ]; then s=ok; else s=fail; fi; "
+            "if [ \"$(curl -s -m 1 http://roles-minipc:8081/ping)\" = ok ]; then s=ok; else s=fail; fi; "
             f"echo \"$(date +%s.%N) $s\" >> {PROBE_LOG}; sleep 0.2; done")
     spark.run(f"rm -f {PROBE_LOG}; nohup bash -c {shlex.quote(loop)} >/dev/null 2>&1 &")
     result = _rotate(NEW_TOKEN)
@@ -66,8 +66,8 @@ def rotation():
     outage, still_down = _longest_outage(spark.file(PROBE_LOG).content_string)
     print(f"\ntoken rotation: longest outage {outage:.2f} s seen by a probe every 0.2 s")
     yield {"result": result, "serving_again": serving_again, "outage": outage, "still_down": still_down,
-           "spark": spark, "minipc": _host("minipc")}
-    for host, unit in ((_host("minipc"), "frps"), (spark, "frpc")):
+           "roles-spark": spark, "roles-minipc": _host("roles-minipc")}
+    for host, unit in ((_host("roles-minipc"), "frps"), (spark, "frpc")):
         host.run(f"printf %s {shlex.quote(LAB_TOKEN)} > /etc/frp/{unit}.token && systemctl restart {unit}")
     assert _serving(spark), "the tunnel did not come back with the lab token"
 
@@ -76,7 +76,7 @@ def test_rotation_run_succeeds_and_changes_both_ends(rotation):
     result = rotation["result"]
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     counters = recap(result.stdout)
-    assert counters["minipc"]["changed"] >= 1 and counters["spark"]["changed"] >= 1, counters
+    assert counters["roles-minipc"]["changed"] >= 1 and counters["roles-spark"]["changed"] >= 1, counters
 
 
 def test_rotation_never_prints_either_token(rotation):
@@ -87,8 +87,8 @@ def test_rotation_never_prints_either_token(rotation):
 
 
 def test_both_token_files_hold_the_new_token(rotation):
-    assert rotation["minipc"].file("/etc/frp/frps.token").content_string == NEW_TOKEN
-    assert rotation["spark"].file("/etc/frp/frpc.token").content_string == NEW_TOKEN
+    assert rotation["roles-minipc"].file("/etc/frp/frps.token").content_string == NEW_TOKEN
+    assert rotation["roles-spark"].file("/etc/frp/frpc.token").content_string == NEW_TOKEN
 
 
 def test_tunnel_serves_again_after_the_rotation(rotation):
@@ -100,9 +100,9 @@ def test_tunnel_serves_again_after_the_rotation(rotation):
 
 
 def test_the_old_token_is_refused(rotation):
-    spark = rotation["spark"]
+    spark = rotation["roles-spark"]
     spark.run(f"printf %s {shlex.quote(LAB_TOKEN)} > /tmp/old.token")
-    config = ("serverAddr = \"minipc\"\nserverPort = 7000\nloginFailExit = true\n"
+    config = ("serverAddr = \"roles-minipc\"\nserverPort = 7000\nloginFailExit = true\n"
               "auth.tokenSource.type = \"file\"\nauth.tokenSource.file.path = \"/tmp/old.token\"\n"
               "transport.tls.trustedCaFile = \"/etc/frp/tls/ca.crt\"\n"
               "transport.tls.serverName = \"frps.lisyoen-frp.internal\"\n"

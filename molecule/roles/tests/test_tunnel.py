@@ -1,4 +1,4 @@
-"""The tunnel, as the roles' defaults build it: a tcp proxy on minipc:8081 to spark's 127.0.0.1:4000,
+"""The tunnel, as the roles' defaults build it: a tcp proxy on roles-minipc:8081 to roles-spark's 127.0.0.1:4000,
 over mutual TLS from the lab's CA. Every check is behaviour seen from outside, not config text."""
 
 import json
@@ -11,13 +11,13 @@ import testinfra
 
 from conftest import DASHBOARD_PASSWORD, DASHBOARD_USER
 
-testinfra_hosts = ["ansible://spark"]
+testinfra_hosts = ["ansible://roles-spark"]
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _minipc():
-    return testinfra.get_host("ansible://minipc", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+    return testinfra.get_host("ansible://roles-minipc", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 def _curl(host, *args):
@@ -34,14 +34,14 @@ def _until(check, timeout=60):
 
 
 def _bare_frpc(host, name, body, seconds=12):
-    """Runs a second, throw-away frpc on spark with its own config; returns (exit code, its log)."""
+    """Runs a second, throw-away frpc on roles-spark with its own config; returns (exit code, its log)."""
     config = f"/tmp/{name}.toml"
     host.run(f"cat > {config} <<'EOF'\n{body}\nEOF")
     res = host.run(f"timeout {seconds} /usr/local/bin/frpc -c {config} 2>&1")
     return res.rc, res.stdout
 
 
-BASE = """serverAddr = "minipc"
+BASE = """serverAddr = "roles-minipc"
 serverPort = 7000
 loginFailExit = true
 auth.tokenSource.type = "file"
@@ -57,20 +57,20 @@ transport.tls.keyFile = "/etc/frp/tls/frpc.key"
 
 def test_request_crosses_the_tunnel(host):
     # The stand-in API listens on spark's loopback only: /stats answering on minipc:8081 is the tunnel.
-    ok = _until(lambda: _curl(host, "http://minipc:8081/ping").stdout == "ok")
-    assert ok, _curl(host, "-i", "http://minipc:8081/ping").stdout
-    stats = json.loads(_curl(host, "http://minipc:8081/stats").stdout)
+    ok = _until(lambda: _curl(host, "http://roles-minipc:8081/ping").stdout == "ok")
+    assert ok, _curl(host, "-i", "http://roles-minipc:8081/ping").stdout
+    stats = json.loads(_curl(host, "http://roles-minipc:8081/stats").stdout)
     assert stats["pings"] >= 1
 
 
 def test_llm_port_not_reachable_directly_from_outside(host):
-    assert _curl(host, "http://spark:4000/ping").rc != 0
+    assert _curl(host, "http://roles-spark:4000/ping").rc != 0
     assert _curl(host, "http://127.0.0.1:4000/ping").stdout == "ok", "positive control: the API is up"
 
 
 def test_dashboard_not_reachable_from_the_network(host):
     # Bound to 127.0.0.1 and closed in ufw (which drops, so do not wait long).
-    assert _curl(host, "--max-time", "3", "http://minipc:7500/").rc != 0
+    assert _curl(host, "--max-time", "3", "http://roles-minipc:7500/").rc != 0
 
 
 def test_frps_registered_the_tcp_proxy_online(host):
@@ -103,7 +103,7 @@ def test_a_client_with_the_right_token_but_no_certificate_is_refused(host):
     # alert after the handshake, on the first read.
     probe = host.run(
         "python3 -c \"import socket, ssl; c = ssl.create_default_context(cafile='/etc/frp/tls/ca.crt'); "
-        "s = c.wrap_socket(socket.create_connection(('minipc', 7000), 5), "
+        "s = c.wrap_socket(socket.create_connection(('roles-minipc', 7000), 5), "
         "server_hostname='frps.lisyoen-frp.internal'); s.settimeout(5); s.recv(1)\"")
     assert probe.rc != 0
     assert "CERTIFICATE_REQUIRED" in probe.stderr, probe.stderr
@@ -123,7 +123,7 @@ def test_the_same_client_with_its_certificate_logs_in(host):
     rc, log = _bare_frpc(host, "with-cert", body, seconds=6)
     assert "login to server success" in log, log
     assert "port not allowed" in log, log
-    assert _curl(host, "--max-time", "3", "http://minipc:9999/ping").rc != 0
+    assert _curl(host, "--max-time", "3", "http://roles-minipc:9999/ping").rc != 0
 
 
 def test_frpc_refuses_a_server_certificate_for_another_name(host):
@@ -150,7 +150,7 @@ def test_default_path_cuts_no_stream_of_2000(host):
     host.run("mkdir -p /opt/lab")
     host.run(f"cat > /opt/lab/stream_load.py <<'EOF'\n{(ROOT / 'tools/bench/stream_load.py').read_text()}\nEOF")
     before = json.loads(_curl(host, "http://127.0.0.1:4000/stats").stdout)
-    res = host.run("python3 /opt/lab/stream_load.py --url http://minipc:8081 --waves 40 --concurrency 50 "
+    res = host.run("python3 /opt/lab/stream_load.py --url http://roles-minipc:8081 --waves 40 --concurrency 50 "
                    "--chunks 20 --interval-ms 2 --max-seconds 240")
     assert res.rc == 0, res.stderr
     out = json.loads(res.stdout)
