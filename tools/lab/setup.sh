@@ -7,7 +7,8 @@
 #   tools/lab/setup.sh docker|image|frp-archive
 #   tools/lab/setup.sh venv current|oldest
 #   tools/lab/setup.sh venv-path current|oldest   prints the venv's folder (creates it if needed)
-#   tools/lab/setup.sh image-name     prints the base image tag
+#   tools/lab/setup.sh image [bookworm|trixie]       builds the systemd base image of that release
+#   tools/lab/setup.sh image-name [bookworm|trixie]  prints the base image tag
 #   tools/lab/setup.sh archive-dir    prints the folder holding the frp test archive
 #   tools/lab/setup.sh lab-secrets    prints the file holding the lab's random token and API key
 #
@@ -26,6 +27,12 @@ FRPS_SHA256=02b50823f330d0486f334d6aa9e448c4d0a26f553a691d167aae8358baab89ee
 FRPC_SHA256=a89129b922f91f1327853a46da65136c52ad421c85315299d333ec06da3f3bbb
 
 IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-requests,iproute2,ca-certificates,ufw,firewalld,libpam-systemd,sudo,procps,openssh-server,openssh-client,curl,iptables
+# bookworm also carries the HTTPS front and monitoring parts from Debian (installed, but disabled so that
+# a host runs only what a role enables): nginx, certbot, Let's Encrypt's test ACME server and Prometheus.
+# python3-cffi-backend: certbot needs it through a virtual package, which debootstrap cannot resolve.
+IMAGE_EXTRA_bookworm=nginx,certbot,python3-cffi-backend,pebble,prometheus
+IMAGE_EXTRA_trixie=
+IMAGE_SUITES="bookworm trixie"
 IMAGE_REPO=lisyoen-frp-lab
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -93,26 +100,34 @@ debian_mirror() {
   echo "$uri"
 }
 
-image_name() {
-  local recipe
-  recipe=$(printf '%s\n%s\n' "$IMAGE_PACKAGES" "$(sed -n '/^build_image()/,/^}/p' "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-12)
-  echo "$IMAGE_REPO:bookworm-$recipe"
+image_packages() { # suite
+  local extra_var="IMAGE_EXTRA_$1"
+  echo "$IMAGE_PACKAGES${!extra_var:+,${!extra_var}}"
 }
 
-build_image() {
-  local tag=$1 mirror rootfs
+image_name() { # [suite], bookworm by default
+  local suite=${1:-bookworm} recipe
+  case " $IMAGE_SUITES " in *" $suite "*) ;; *) die "unknown Debian suite '$suite' (one of: $IMAGE_SUITES)" ;; esac
+  recipe=$(printf '%s\n%s\n' "$(image_packages "$suite")" "$(sed -n '/^build_image()/,/^}/p' "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-12)
+  echo "$IMAGE_REPO:$suite-$recipe"
+}
+
+build_image() { # tag suite
+  local tag=$1 suite=$2 mirror rootfs
   need_root
   command -v debootstrap >/dev/null || apt_install debootstrap
   check_disk /var/tmp 1500
   mirror=${LAB_DEBIAN_MIRROR:-$(debian_mirror)}
   rootfs=$(mktemp -d /var/tmp/lisyoen-frp-rootfs.XXXXXX)
   say "building the systemd base image $tag with debootstrap (about 70 s)"
-  debootstrap --variant=minbase --include="$IMAGE_PACKAGES" bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
+  debootstrap --variant=minbase --include="$(image_packages "$suite")" "$suite" "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
     || { tail -n 20 "$CACHE/debootstrap.log" >&2; rm -rf "$rootfs"; die "debootstrap failed (log: $CACHE/debootstrap.log)."; }
   # A container host has no consoles to serve and no hardware clock; keep its boot short and quiet.
   chroot "$rootfs" systemctl mask getty.target systemd-timesyncd.service systemd-logind.service \
     apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true
   chroot "$rootfs" systemctl mask firewalld.service >/dev/null 2>&1 || true  # ufw hosts; frps_server unmasks it
+  # Installed for the roles that need them, which enable them; off on every other host.
+  chroot "$rootfs" systemctl disable nginx.service prometheus.service certbot.timer >/dev/null 2>&1 || true
   : > "$rootfs/etc/machine-id"
   rm -f "$rootfs"/etc/ssh/ssh_host_*
   chroot "$rootfs" systemctl disable ssh.service >/dev/null 2>&1 || true
@@ -122,16 +137,16 @@ build_image() {
   say "built $tag"
 }
 
-ensure_image() {
+ensure_image() { # [suite], bookworm by default
   ensure_docker
-  local tag
-  tag=$(image_name)
+  local suite=${1:-bookworm} tag
+  tag=$(image_name "$suite")
   if docker image inspect "$tag" >/dev/null 2>&1; then
     say "reusing base image $tag"
   else
     mkdir -p "$CACHE"
     check_disk /var/lib 2000
-    build_image "$tag"
+    build_image "$tag" "$suite"
   fi
 }
 
@@ -238,10 +253,10 @@ main() {
     all)
       need_root
       check_disk "$CACHE" 500
-      ensure_docker; ensure_image; ensure_venv current; ensure_venv oldest; ensure_frp_archive; ensure_lab_secrets ;;
+      ensure_docker; ensure_image bookworm; ensure_image trixie; ensure_venv current; ensure_venv oldest; ensure_frp_archive; ensure_lab_secrets ;;
     docker) ensure_docker ;;
-    image) ensure_image ;;
-    image-name) image_name ;;
+    image) ensure_image "${2:-bookworm}" ;;
+    image-name) image_name "${2:-bookworm}" ;;
     venv) ensure_venv "${2:?current|oldest}" ;;
     venv-path) ensure_venv "${2:?current|oldest}"; venv_dir "$2" ;;
     frp-archive) ensure_frp_archive ;;
