@@ -11,6 +11,9 @@ LAB_IMAGE=$("$_root/tools/lab/setup.sh" image-name bookworm) || return 1
 # Debian 13: the roles scenario runs on it in `make test` (bookworm in `make oldest`).
 LAB_IMAGE_TRIXIE=$("$_root/tools/lab/setup.sh" image-name trixie) || return 1
 LAB_FRP_ARCHIVE_DIR=$("$_root/tools/lab/setup.sh" archive-dir) || return 1
+# The pinned LiteLLM venv the e2e lab mounts into spark (tools/lab/setup.sh litellm builds it).
+LAB_LITELLM_VENV=$("$_root/tools/lab/setup.sh" litellm-dir) || return 1
+export LAB_LITELLM_VENV
 export LAB_IMAGE LAB_IMAGE_TRIXIE LAB_FRP_ARCHIVE_DIR
 export ANSIBLE_FORCE_COLOR=false PY_COLORS=0
 unset _flavour _venv

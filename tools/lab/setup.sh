@@ -11,6 +11,8 @@
 #   tools/lab/setup.sh image-name [bookworm|trixie]  prints the base image tag
 #   tools/lab/setup.sh archive-dir    prints the folder holding the frp test archive
 #   tools/lab/setup.sh lab-secrets    prints the file holding the lab's random token and API key
+#   tools/lab/setup.sh litellm        builds the pinned LiteLLM venv (requirements/litellm.txt)
+#   tools/lab/setup.sh litellm-dir    prints its folder (the e2e lab mounts it into spark)
 #
 # Caches live outside the checkout so that every clone on this machine shares them:
 # LISYOEN_FRP_CACHE (default ~/.cache/lisyoen-frp).
@@ -195,6 +197,39 @@ ensure_venv() { # current|oldest
   touch "$dir/.complete"
 }
 
+# A real LiteLLM proxy for the e2e lab's office host. The venv uses Debian's /usr/bin/python3, the same
+# Python 3.11 as the bookworm lab image, so molecule mounts it read-only into the container and runs it.
+LITELLM_PYTHON=/usr/bin/python3
+litellm_dir() {
+  local version key
+  version=$(sed -n 's/^litellm==//p' "$ROOT/requirements/litellm.txt")
+  key=$( { "$LITELLM_PYTHON" --version; cat "$ROOT/requirements/litellm.txt"; } 2>&1 | sha256sum | cut -c1-12)
+  echo "$CACHE/litellm/$version-$key"
+}
+
+ensure_litellm() {
+  local dir
+  dir=$(litellm_dir)
+  if [ -f "$dir/.complete" ]; then
+    say "reusing LiteLLM venv $dir"
+    return 0
+  fi
+  [ -x "$LITELLM_PYTHON" ] || apt_install python3
+  "$LITELLM_PYTHON" -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  check_disk "$CACHE" 1500
+  say "creating the LiteLLM venv $dir from requirements/litellm.txt (about a minute)"
+  rm -rf "$dir"
+  mkdir -p "$CACHE/litellm"
+  "$LITELLM_PYTHON" -m venv "$dir"
+  # Every package is pinned in the file; --no-deps keeps pip from adding any other, pip check proves none is missing.
+  "$dir/bin/python" -m pip install -q --no-deps -r "$ROOT/requirements/litellm.txt" >&2 \
+    || die "pip install -r requirements/litellm.txt failed (see above); is PyPI reachable?"
+  "$dir/bin/python" -m pip check >&2 || die "the LiteLLM venv $dir misses a requirement (pip check above)"
+  "$dir/bin/python" -c 'import litellm_cli.main' || die "LiteLLM does not import in $dir"
+  chmod -R a+rX "$dir"  # the lab runs it as an unprivileged user
+  touch "$dir/.complete"
+}
+
 archive_dir() { echo "$CACHE/frp/$FRP_VERSION"; }
 
 # The lab's own secrets: random per machine, kept 0600 outside the checkout. The token is hostile
@@ -253,7 +288,7 @@ main() {
     all)
       need_root
       check_disk "$CACHE" 500
-      ensure_docker; ensure_image bookworm; ensure_image trixie; ensure_venv current; ensure_venv oldest; ensure_frp_archive; ensure_lab_secrets ;;
+      ensure_docker; ensure_image bookworm; ensure_image trixie; ensure_venv current; ensure_venv oldest; ensure_frp_archive; ensure_lab_secrets; ensure_litellm ;;
     docker) ensure_docker ;;
     image) ensure_image "${2:-bookworm}" ;;
     image-name) image_name "${2:-bookworm}" ;;
@@ -262,6 +297,8 @@ main() {
     frp-archive) ensure_frp_archive ;;
     archive-dir) archive_dir ;;
     lab-secrets) lab_secrets_file ;;
+    litellm) ensure_litellm ;;
+    litellm-dir) litellm_dir ;;
     *) die "unknown command '$cmd' (see the head of $0)" ;;
   esac
 }
