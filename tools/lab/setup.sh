@@ -13,6 +13,7 @@
 #   tools/lab/setup.sh lab-secrets    prints the file holding the lab's random token and API key
 #   tools/lab/setup.sh litellm        builds the pinned LiteLLM venv (requirements/litellm.txt)
 #   tools/lab/setup.sh litellm-dir    prints its folder (the e2e lab mounts it into spark)
+#   tools/lab/setup.sh promtool-dir   prints the folder holding promtool (extracted from Debian's .deb)
 #
 # Caches live outside the checkout so that every clone on this machine shares them:
 # LISYOEN_FRP_CACHE (default ~/.cache/lisyoen-frp).
@@ -282,13 +283,33 @@ ensure_frp_archive() {
   say "frp test archive: $out/$name.tar.gz"
 }
 
+# promtool (`promtool test rules` for the alert rules' unit tests) from Debian's prometheus package,
+# unpacked into the cache without installing the package (and its service) on this machine.
+promtool_dir() { echo "$CACHE/promtool"; }
+ensure_promtool() {
+  local out work
+  out=$(promtool_dir)
+  if [ -x "$out/promtool" ] && "$out/promtool" --version >/dev/null 2>&1; then return 0; fi
+  need_apt
+  say "extracting promtool from Debian's prometheus package"
+  mkdir -p "$out"
+  work=$(mktemp -d)
+  (cd "$work" && apt-get download prometheus >&2) \
+    || { apt-get update -qq >&2 && (cd "$work" && apt-get download prometheus >&2); } \
+    || die "apt-get download prometheus failed: check the machine's package mirror."
+  dpkg-deb -x "$work"/prometheus_*.deb "$work/root"
+  install -m 0755 "$work/root/usr/bin/promtool" "$out/promtool"
+  rm -rf "$work"
+  "$out/promtool" --version >/dev/null || die "the extracted promtool does not run"
+}
+
 main() {
   local cmd=${1:-all}
   case $cmd in
     all)
       need_root
       check_disk "$CACHE" 500
-      ensure_docker; ensure_image bookworm; ensure_image trixie; ensure_venv current; ensure_venv oldest; ensure_frp_archive; ensure_lab_secrets; ensure_litellm ;;
+      ensure_docker; ensure_image bookworm; ensure_image trixie; ensure_venv current; ensure_venv oldest; ensure_frp_archive; ensure_lab_secrets; ensure_litellm; ensure_promtool ;;
     docker) ensure_docker ;;
     image) ensure_image "${2:-bookworm}" ;;
     image-name) image_name "${2:-bookworm}" ;;
@@ -299,6 +320,8 @@ main() {
     lab-secrets) lab_secrets_file ;;
     litellm) ensure_litellm ;;
     litellm-dir) litellm_dir ;;
+    promtool) ensure_promtool ;;
+    promtool-dir) ensure_promtool; promtool_dir ;;
     *) die "unknown command '$cmd' (see the head of $0)" ;;
   esac
 }
