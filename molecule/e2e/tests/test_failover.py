@@ -25,6 +25,7 @@ from conftest import TUNNEL, cut_off, power_off, power_on, run_playbook, wait_se
 
 MODEL = "Qwen/Qwen3-Coder-30B-A3B-Instruct"
 VICTIM, HEALTHY = "spark2", "spark"
+LITELLM_HOST = "spark"
 RESULTS = pathlib.Path(
     os.environ.get("FAILOVER_RESULTS")
     or pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "failover.json"
@@ -33,6 +34,18 @@ SPREAD_REQUESTS = int(os.environ.get("FAILOVER_SPREAD_REQUESTS", "1000"))
 REQUEST_EVERY_S = 0.1
 STREAMS = 20
 STREAM_INTERVAL_MS = 100
+
+
+def backend_of(response):
+    """Which office server answered: each stand-in names itself in X-Backend. On spark a real LiteLLM
+    (prepare_litellm.yml) sits in front of it: it answers /v1/models itself, without that header (and
+    without the stand-in's Server header), and passes it on as llm_provider-x-backend with completions."""
+    name = response.headers.get("X-Backend") or response.headers.get("llm_provider-x-backend")
+    if name:
+        return name
+    if "fake-openai" not in response.headers.get("Server", ""):
+        return LITELLM_HOST
+    return None
 
 
 def record(name, figures):
@@ -86,7 +99,7 @@ class Load:
         ok, backend, error = False, None, None
         try:
             r = requests.get(f"{TUNNEL}/v1/models", headers=_headers(self.api_key), timeout=(3, 8))
-            backend = r.headers.get("X-Backend")
+            backend = backend_of(r)
             ok = r.status_code == 200 and MODEL in [m["id"] for m in r.json()["data"]]
             error = None if ok else f"HTTP {r.status_code}"
         except (requests.RequestException, ValueError) as exc:
@@ -101,7 +114,7 @@ class Load:
         try:
             with requests.post(f"{TUNNEL}/v1/chat/completions", headers=hdrs, json=payload, stream=True,
                                timeout=(3, 20)) as r:
-                entry["backend"] = r.headers.get("X-Backend")
+                entry["backend"] = backend_of(r)
                 for line in r.iter_lines():
                     if line == b"data: [DONE]":
                         entry["complete"] = entry["chunks"] >= self.chunks
@@ -176,7 +189,7 @@ def both_serving(api_key, spark, spark2):
         seen = set()
         for _ in range(6):
             try:
-                seen.add(requests.get(f"{TUNNEL}/v1/models", headers=_headers(api_key), timeout=2).headers.get("X-Backend"))
+                seen.add(backend_of(requests.get(f"{TUNNEL}/v1/models", headers=_headers(api_key), timeout=2)))
             except requests.RequestException:
                 pass
         return {VICTIM, HEALTHY} <= seen
@@ -187,8 +200,8 @@ def both_serving(api_key, spark, spark2):
         assert time.monotonic() < deadline, "spark and spark2 do not both take requests"
         time.sleep(0.5)
     yield
-    for host in (spark, spark2):
-        host.run("systemctl start llm-api frpc")
+    spark2.run("systemctl start llm-api frpc")
+    spark.run("systemctl start frpc")
 
 
 def test_spread_over_both_servers(api_key):
@@ -196,7 +209,7 @@ def test_spread_over_both_servers(api_key):
         try:
             r = requests.get(f"{TUNNEL}/v1/models", headers=_headers(api_key), timeout=10)
             models = [m["id"] for m in r.json()["data"]]
-            return r.status_code, r.headers.get("X-Backend"), models
+            return r.status_code, backend_of(r), models
         except (requests.RequestException, ValueError) as exc:
             return type(exc).__name__, None, []
 
