@@ -17,10 +17,12 @@ case ${1:-up} in
     step "bringing up the lab: minipc (home), officegw (office NAT router), spark (office LLM server)"
     molecule create -s e2e >/dev/null
     molecule prepare -s e2e --force >/dev/null
+    # HTTPS on 8443 as the user's inventory has it (private mode: the lab's own CA signs the certificate).
+    https=(-e llm_https_mode=private -e llm_https_port=8443)
     step "ansible-playbook playbooks/site.yml -i <lab inventory>"
-    (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/site.yml)
+    (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/site.yml "${https[@]}")
     step "ansible-playbook playbooks/verify.yml -i <lab inventory>"
-    (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/verify.yml)
+    (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/verify.yml "${https[@]}")
     step "what the home PC types (minipc's API port 8081 is published on 127.0.0.1:18081):"
     cat <<CMD
 curl -H 'Host: llm.local' -H "Authorization: Bearer \$LLM_API_KEY" http://127.0.0.1:18081/v1/models
@@ -33,6 +35,14 @@ CMD
       -H 'x-fake-chunks: 5' -H 'x-fake-interval-ms: 200' \
       -d '{"model":"Qwen/Qwen3-Coder-30B-A3B-Instruct","stream":true,"messages":[{"role":"user","content":"Hello!"}]}' \
       http://127.0.0.1:18081/v1/chat/completions
+    # Pasted into a new shell this works as it is: the CA and the key are read from files (no variable to set).
+    secrets=$(tools/lab/setup.sh lab-secrets)
+    https_line="curl --cacert '$MOLECULE_EPHEMERAL_DIRECTORY/pki/ca.crt' -H \"Authorization: Bearer \$(sed -n 's/^LAB_LLM_API_KEY=//p' '$secrets')\" https://10.213.10.10:8443/v1/models"
+    step "the same over HTTPS (port 8443, nginx in front of frps; trusted with the lab's CA file):"
+    printf '%s\n' "$https_line"
+    step "its answer:"
+    bash -c "$https_line"
+    echo
     step "the lab is up; remove it with: make demo-down"
     ;;
   down)

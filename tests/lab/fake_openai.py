@@ -10,7 +10,10 @@ and non-streamed completions that can be made slower than frps' vhostHTTPTimeout
 
 Usage:
   fake_openai.py --api-key-file /etc/fake-openai/key [--host 0.0.0.0] [--port 4000]
-                 [--models Qwen/Qwen3-Coder-30B-A3B-Instruct,other/model]
+                 [--models Qwen/Qwen3-Coder-30B-A3B-Instruct,other/model] [--name spark2]
+
+--name NAME adds the header "X-Backend: NAME" to every response, so that a client can tell which of
+several load-balanced servers answered (the lab counts the split with it). Without it no such header.
 
 Per-request knobs (request JSON field, header, or query parameter; first found wins):
   fake_chunks / x-fake-chunks / ?fake_chunks=      content chunks of a stream (default 20)
@@ -55,7 +58,8 @@ class FakeOpenAIServer(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(self, address, api_keys, models, quiet=False, default_chunks=DEFAULT_CHUNKS,
-                 default_interval_ms=DEFAULT_INTERVAL_MS):
+                 default_interval_ms=DEFAULT_INTERVAL_MS, name=None):
+        self.name = name or None
         self.api_keys = frozenset(k for k in api_keys if k)
         if not self.api_keys:
             raise ValueError("at least one non-empty API key is required")
@@ -135,6 +139,8 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
             "Content-Type: %s" % content_type,
             "Content-Length: %d" % len(body),
         ]
+        if self.server.name:
+            lines.append("X-Backend: %s" % self.server.name)
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -306,7 +312,10 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
                 "Content-Type: text/event-stream; charset=utf-8\r\n"
                 "Cache-Control: no-cache\r\n"
                 "X-Accel-Buffering: no\r\n"
-                "Transfer-Encoding: chunked\r\n\r\n") % (self.date_time_string(), self.server_version)
+                "%s"
+                "Transfer-Encoding: chunked\r\n\r\n") % (
+                    self.date_time_string(), self.server_version,
+                    "X-Backend: %s\r\n" % self.server.name if self.server.name else "")
 
         def chunk(delta, finish=None):
             obj = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
@@ -404,6 +413,7 @@ def parse_args(argv=None):
     parser.add_argument("--interval-ms", type=float, default=DEFAULT_INTERVAL_MS,
                         help="default pause between stream chunks")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument("--name", help="send 'X-Backend: NAME' with every response (tells load-balanced servers apart)")
     args = parser.parse_args(argv)
     env_key = os.environ.get("FAKE_OPENAI_API_KEY")
     if args.api_key_file:
@@ -424,7 +434,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     server = make_server(args.host, args.port, args.api_keys, args.models, quiet=args.quiet,
-                         default_chunks=args.chunks, default_interval_ms=args.interval_ms)
+                         default_chunks=args.chunks, default_interval_ms=args.interval_ms, name=args.name)
 
     def stop(signum, frame):
         # shutdown() blocks until serve_forever returns, so it must run outside the serving thread.

@@ -13,6 +13,7 @@ import yaml
 
 from ansible_collections.lisyoen.frp.plugins.module_utils.llm_probe_diagnoses import DIAGNOSES
 from ansible_collections.lisyoen.frp.plugins.modules import llm_api_probe
+from readme_helpers import read, section, table_codes
 
 ROOT = Path(__file__).resolve().parents[2]
 CODES = set(DIAGNOSES)
@@ -20,15 +21,7 @@ CODES = set(DIAGNOSES)
 
 def readme_table_codes():
     """Every `code` in the first column of the table in README.md's Troubleshooting section."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = re.search(r"^## Troubleshooting\n(.*?)(?=^## )", text, re.M | re.S)
-    assert section, "README.md has no '## Troubleshooting' section"
-    rows = [line for line in section.group(1).splitlines() if line.startswith("|")]
-    assert rows[0].split("|")[1].strip() == "diagnosis", rows[0]
-    codes = []
-    for row in rows[2:]:  # past the header and its |---| line
-        codes += re.findall(r"`([a-z_]+)`", row.split("|")[1])
-    return codes
+    return table_codes(section(read("README.md"), "Troubleshooting"), "diagnosis")
 
 
 def test_return_doc_choices_are_the_diagnoses():

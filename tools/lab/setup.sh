@@ -7,9 +7,13 @@
 #   tools/lab/setup.sh docker|image|frp-archive
 #   tools/lab/setup.sh venv current|oldest
 #   tools/lab/setup.sh venv-path current|oldest   prints the venv's folder (creates it if needed)
-#   tools/lab/setup.sh image-name     prints the base image tag
+#   tools/lab/setup.sh image [bookworm|trixie]       builds the systemd base image of that release
+#   tools/lab/setup.sh image-name [bookworm|trixie]  prints the base image tag
 #   tools/lab/setup.sh archive-dir    prints the folder holding the frp test archive
 #   tools/lab/setup.sh lab-secrets    prints the file holding the lab's random token and API key
+#   tools/lab/setup.sh litellm        builds the pinned LiteLLM venv (requirements/litellm.txt)
+#   tools/lab/setup.sh litellm-dir    prints its folder (the e2e lab mounts it into spark)
+#   tools/lab/setup.sh promtool-dir   prints the folder holding promtool (extracted from Debian's .deb)
 #
 # Caches live outside the checkout so that every clone on this machine shares them:
 # LISYOEN_FRP_CACHE (default ~/.cache/lisyoen-frp).
@@ -26,6 +30,12 @@ FRPS_SHA256=02b50823f330d0486f334d6aa9e448c4d0a26f553a691d167aae8358baab89ee
 FRPC_SHA256=a89129b922f91f1327853a46da65136c52ad421c85315299d333ec06da3f3bbb
 
 IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-requests,iproute2,ca-certificates,ufw,firewalld,libpam-systemd,sudo,procps,openssh-server,openssh-client,curl,iptables
+# bookworm also carries the HTTPS front and monitoring parts from Debian (installed, but disabled so that
+# a host runs only what a role enables): nginx, certbot, Let's Encrypt's test ACME server and Prometheus.
+# python3-cffi-backend: certbot needs it through a virtual package, which debootstrap cannot resolve.
+IMAGE_EXTRA_bookworm=nginx,certbot,python3-cffi-backend,pebble,prometheus
+IMAGE_EXTRA_trixie=
+IMAGE_SUITES="bookworm trixie"
 IMAGE_REPO=lisyoen-frp-lab
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -93,26 +103,34 @@ debian_mirror() {
   echo "$uri"
 }
 
-image_name() {
-  local recipe
-  recipe=$(printf '%s\n%s\n' "$IMAGE_PACKAGES" "$(sed -n '/^build_image()/,/^}/p' "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-12)
-  echo "$IMAGE_REPO:bookworm-$recipe"
+image_packages() { # suite
+  local extra_var="IMAGE_EXTRA_$1"
+  echo "$IMAGE_PACKAGES${!extra_var:+,${!extra_var}}"
 }
 
-build_image() {
-  local tag=$1 mirror rootfs
+image_name() { # [suite], bookworm by default
+  local suite=${1:-bookworm} recipe
+  case " $IMAGE_SUITES " in *" $suite "*) ;; *) die "unknown Debian suite '$suite' (one of: $IMAGE_SUITES)" ;; esac
+  recipe=$(printf '%s\n%s\n' "$(image_packages "$suite")" "$(sed -n '/^build_image()/,/^}/p' "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-12)
+  echo "$IMAGE_REPO:$suite-$recipe"
+}
+
+build_image() { # tag suite
+  local tag=$1 suite=$2 mirror rootfs
   need_root
   command -v debootstrap >/dev/null || apt_install debootstrap
   check_disk /var/tmp 1500
   mirror=${LAB_DEBIAN_MIRROR:-$(debian_mirror)}
   rootfs=$(mktemp -d /var/tmp/lisyoen-frp-rootfs.XXXXXX)
   say "building the systemd base image $tag with debootstrap (about 70 s)"
-  debootstrap --variant=minbase --include="$IMAGE_PACKAGES" bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
+  debootstrap --variant=minbase --include="$(image_packages "$suite")" "$suite" "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
     || { tail -n 20 "$CACHE/debootstrap.log" >&2; rm -rf "$rootfs"; die "debootstrap failed (log: $CACHE/debootstrap.log)."; }
   # A container host has no consoles to serve and no hardware clock; keep its boot short and quiet.
   chroot "$rootfs" systemctl mask getty.target systemd-timesyncd.service systemd-logind.service \
     apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true
   chroot "$rootfs" systemctl mask firewalld.service >/dev/null 2>&1 || true  # ufw hosts; frps_server unmasks it
+  # Installed for the roles that need them, which enable them; off on every other host.
+  chroot "$rootfs" systemctl disable nginx.service prometheus.service certbot.timer >/dev/null 2>&1 || true
   : > "$rootfs/etc/machine-id"
   rm -f "$rootfs"/etc/ssh/ssh_host_*
   chroot "$rootfs" systemctl disable ssh.service >/dev/null 2>&1 || true
@@ -122,16 +140,16 @@ build_image() {
   say "built $tag"
 }
 
-ensure_image() {
+ensure_image() { # [suite], bookworm by default
   ensure_docker
-  local tag
-  tag=$(image_name)
+  local suite=${1:-bookworm} tag
+  tag=$(image_name "$suite")
   if docker image inspect "$tag" >/dev/null 2>&1; then
     say "reusing base image $tag"
   else
     mkdir -p "$CACHE"
     check_disk /var/lib 2000
-    build_image "$tag"
+    build_image "$tag" "$suite"
   fi
 }
 
@@ -177,6 +195,39 @@ ensure_venv() { # current|oldest
   "$dir/bin/python" -m pip install -q --upgrade pip >&2 || die "pip upgrade failed in $dir"
   "$dir/bin/python" -m pip install -q -r "$ROOT/requirements/test-$1.txt" >&2 \
     || die "pip install -r requirements/test-$1.txt failed (see above); is PyPI reachable?"
+  touch "$dir/.complete"
+}
+
+# A real LiteLLM proxy for the e2e lab's office host. The venv uses Debian's /usr/bin/python3, the same
+# Python 3.11 as the bookworm lab image, so molecule mounts it read-only into the container and runs it.
+LITELLM_PYTHON=/usr/bin/python3
+litellm_dir() {
+  local version key
+  version=$(sed -n 's/^litellm==//p' "$ROOT/requirements/litellm.txt")
+  key=$( { "$LITELLM_PYTHON" --version; cat "$ROOT/requirements/litellm.txt"; } 2>&1 | sha256sum | cut -c1-12)
+  echo "$CACHE/litellm/$version-$key"
+}
+
+ensure_litellm() {
+  local dir
+  dir=$(litellm_dir)
+  if [ -f "$dir/.complete" ]; then
+    say "reusing LiteLLM venv $dir"
+    return 0
+  fi
+  [ -x "$LITELLM_PYTHON" ] || apt_install python3
+  "$LITELLM_PYTHON" -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  check_disk "$CACHE" 1500
+  say "creating the LiteLLM venv $dir from requirements/litellm.txt (about a minute)"
+  rm -rf "$dir"
+  mkdir -p "$CACHE/litellm"
+  "$LITELLM_PYTHON" -m venv "$dir"
+  # Every package is pinned in the file; --no-deps keeps pip from adding any other, pip check proves none is missing.
+  "$dir/bin/python" -m pip install -q --no-deps -r "$ROOT/requirements/litellm.txt" >&2 \
+    || die "pip install -r requirements/litellm.txt failed (see above); is PyPI reachable?"
+  "$dir/bin/python" -m pip check >&2 || die "the LiteLLM venv $dir misses a requirement (pip check above)"
+  "$dir/bin/python" -c 'import litellm_cli.main' || die "LiteLLM does not import in $dir"
+  chmod -R a+rX "$dir"  # the lab runs it as an unprivileged user
   touch "$dir/.complete"
 }
 
@@ -232,21 +283,45 @@ ensure_frp_archive() {
   say "frp test archive: $out/$name.tar.gz"
 }
 
+# promtool (`promtool test rules` for the alert rules' unit tests) from Debian's prometheus package,
+# unpacked into the cache without installing the package (and its service) on this machine.
+promtool_dir() { echo "$CACHE/promtool"; }
+ensure_promtool() {
+  local out work
+  out=$(promtool_dir)
+  if [ -x "$out/promtool" ] && "$out/promtool" --version >/dev/null 2>&1; then return 0; fi
+  need_apt
+  say "extracting promtool from Debian's prometheus package"
+  mkdir -p "$out"
+  work=$(mktemp -d)
+  (cd "$work" && apt-get download prometheus >&2) \
+    || { apt-get update -qq >&2 && (cd "$work" && apt-get download prometheus >&2); } \
+    || die "apt-get download prometheus failed: check the machine's package mirror."
+  dpkg-deb -x "$work"/prometheus_*.deb "$work/root"
+  install -m 0755 "$work/root/usr/bin/promtool" "$out/promtool"
+  rm -rf "$work"
+  "$out/promtool" --version >/dev/null || die "the extracted promtool does not run"
+}
+
 main() {
   local cmd=${1:-all}
   case $cmd in
     all)
       need_root
       check_disk "$CACHE" 500
-      ensure_docker; ensure_image; ensure_venv current; ensure_venv oldest; ensure_frp_archive; ensure_lab_secrets ;;
+      ensure_docker; ensure_image bookworm; ensure_image trixie; ensure_venv current; ensure_venv oldest; ensure_frp_archive; ensure_lab_secrets; ensure_litellm; ensure_promtool ;;
     docker) ensure_docker ;;
-    image) ensure_image ;;
-    image-name) image_name ;;
+    image) ensure_image "${2:-bookworm}" ;;
+    image-name) image_name "${2:-bookworm}" ;;
     venv) ensure_venv "${2:?current|oldest}" ;;
     venv-path) ensure_venv "${2:?current|oldest}"; venv_dir "$2" ;;
     frp-archive) ensure_frp_archive ;;
     archive-dir) archive_dir ;;
     lab-secrets) lab_secrets_file ;;
+    litellm) ensure_litellm ;;
+    litellm-dir) litellm_dir ;;
+    promtool) ensure_promtool ;;
+    promtool-dir) ensure_promtool; promtool_dir ;;
     *) die "unknown command '$cmd' (see the head of $0)" ;;
   esac
 }

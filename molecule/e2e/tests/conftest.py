@@ -1,14 +1,21 @@
-"""Shared helpers for the end-to-end tests: lab hosts, the tunnel URL, the lab's secrets."""
+"""Shared helpers for the end-to-end tests: lab hosts, the tunnel URL, the lab's secrets, and the
+faults (a host cut off silently, a power cut) that test_faults.py and test_failover.py both cause."""
 
+import contextlib
+import hashlib
 import os
 import pathlib
 import subprocess
+import time
 
 import pytest
+import requests
 import testinfra
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 TUNNEL = "http://127.0.0.1:18081"
+# The office servers' addresses on the office network, behind officegw.
+OFFICE_HOSTS = {"spark": "10.213.20.10", "spark2": "10.213.20.11"}
 
 
 def lab_host(name):
@@ -26,6 +33,11 @@ def spark():
 
 
 @pytest.fixture(scope="session")
+def spark2():
+    return lab_host("spark2")
+
+
+@pytest.fixture(scope="session")
 def api_key():
     return os.environ["LAB_LLM_API_KEY"]
 
@@ -35,6 +47,12 @@ def frp_token():
     return os.environ["LAB_FRP_TOKEN"]
 
 
+@pytest.fixture(scope="session")
+def lb_group_key(frp_token):
+    """The office servers' load-balancing group key, derived as the lab's group_vars derive it."""
+    return hashlib.sha256(f"{frp_token} load-balancing group".encode()).hexdigest()
+
+
 def lab_inventory():
     """The inventory molecule wrote for this scenario, with the linked group_vars."""
     inv = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
@@ -42,12 +60,76 @@ def lab_inventory():
     return inv
 
 
-def run_playbook(playbook, *args, timeout=600):
+def single_server_inventory():
+    """The lab as the user's inventory is today: spark alone in frp_clients (spark2 set aside)."""
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    lab = lab_inventory()
+    inv = lab.parent / "inventory-single-server"
+    inv.mkdir(exist_ok=True)
+    for link in ("group_vars", "host_vars"):
+        if not (inv / link).exists():
+            (inv / link).symlink_to((lab / link).resolve())
+    data = yaml.safe_load((lab / "ansible_inventory.yml").read_text())
+    spare = data["frp_clients"]["hosts"].pop("spark2")
+    data["lab_spare_clients"] = {"hosts": {"spark2": spare}}
+    (inv / "ansible_inventory.yml").write_text(yaml.safe_dump(data))
+    return inv
+
+
+def run_playbook(playbook, *args, timeout=600, inventory=None):
     """Run one of the collection's playbooks against the lab, as a user would from the repo root."""
-    inv = lab_inventory()
+    inv = inventory or lab_inventory()
     env = dict(os.environ)
     env.pop("ANSIBLE_CONFIG", None)  # use the repo's ansible.cfg, exactly as the user does
     env["ANSIBLE_INVENTORY"] = str(inv)  # belt and braces: never the user's home.yml
     env["ANSIBLE_FORCE_COLOR"] = "false"
     cmd = ["ansible-playbook", "-i", str(inv), str(ROOT / "playbooks" / playbook), *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def serving(api_key, timeout=1.0):
+    """True when /v1/models answers 200 through the tunnel (on a new connection)."""
+    try:
+        r = requests.get(
+            f"{TUNNEL}/v1/models",
+            headers={"Host": "llm.local", "Authorization": f"Bearer {api_key}"},
+            timeout=timeout,
+        )
+    except requests.RequestException:
+        return False
+    return r.status_code == 200
+
+
+def wait_serving(api_key, limit):
+    """Seconds until the tunnel serves again, polling every 50 ms; fails after `limit` seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        if serving(api_key):
+            return time.monotonic() - start
+        time.sleep(0.05)
+    pytest.fail(f"the tunnel did not serve again within {limit} s")
+
+
+@contextlib.contextmanager
+def cut_off(name):
+    """The office router silently drops everything to and from one office server (no reset, no ICMP)."""
+    ip = OFFICE_HOSTS[name]
+    rules = [f"FORWARD -s {ip} -j DROP", f"FORWARD -d {ip} -j DROP"]
+    gw = lab_host("officegw")
+    for rule in rules:
+        assert gw.run(f"iptables -I {rule}").rc == 0
+    try:
+        yield
+    finally:
+        for rule in rules:
+            gw.run(f"iptables -D {rule}")
+
+
+def power_off(name):
+    """Pull the plug: SIGKILL to the container's init, nothing shuts down cleanly, nothing says goodbye."""
+    subprocess.run(["docker", "kill", name], check=True, capture_output=True)
+
+
+def power_on(name):
+    subprocess.run(["docker", "start", name], check=True, capture_output=True)

@@ -4,6 +4,8 @@ site.yml switches the running lab over (and back at the end), so this also prove
 the path is one variable and one run.
 """
 
+import time
+
 import pytest
 import requests
 
@@ -53,3 +55,21 @@ def test_verify_playbook_names_the_cause(override, diagnosis, hint):
     assert res.returncode != 0
     assert diagnosis in res.stdout, res.stdout[-3000:]
     assert hint in res.stdout
+
+
+def test_completion_slower_than_frps_default_60s_timeout_succeeds(api_key):
+    # Only the vhost has a response-header timeout (frps' vhostHTTPTimeout, 60 s by default, which the
+    # role raises): through it, a non-streamed completion that thinks for 65 s must still arrive. The tcp
+    # path has no such timeout, so this test belongs here, where a broken vhostHTTPTimeout fails it.
+    payload = {"model": MODEL, "stream": False, "messages": [{"role": "user", "content": "think long"}]}
+    start = time.monotonic()
+    r = requests.post(
+        f"{TUNNEL}/v1/chat/completions",
+        headers={"Host": "llm.local", "Authorization": f"Bearer {api_key}", "x-fake-delay-s": "65"},
+        json=payload,
+        timeout=120,
+    )
+    took = time.monotonic() - start
+    assert r.status_code == 200, (r.status_code, r.text[:200])
+    assert took >= 65, took
+    assert r.json()["choices"][0]["message"]["content"]

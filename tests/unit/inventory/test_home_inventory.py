@@ -60,7 +60,9 @@ def test_secrets_come_from_the_vault_and_the_example_holds_only_placeholders():
     assert mapping["frps_server_auth_token"] == "{{ vault_frp_auth_token }}"
     assert mapping["llm_api_key"] == "{{ vault_llm_api_key }}"
     example = yaml.safe_load((GROUP_VARS / "vault.yml.example").read_text())
-    assert example == {"vault_frp_auth_token": "CHANGE_ME", "vault_llm_api_key": "CHANGE_ME"}
+    assert example == {"vault_frp_auth_token": "CHANGE_ME", "vault_llm_api_key": "CHANGE_ME",
+                       "vault_frp_dashboard_password": "CHANGE_ME"}
+    assert mapping["tunnel_health_api_key"] == "{{ vault_llm_api_key }}"
     tracked = subprocess.run(
         ["git", "ls-files", "inventory"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
