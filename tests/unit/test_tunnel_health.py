@@ -130,6 +130,18 @@ def test_changes_are_logged_once_counted_and_posted(runner, tmp_path, fake_api, 
     assert 'lisyoen_frp_tunnel_outages_24h{tunnel="llm-api"} 2' in metrics
 
 
+def test_a_flapping_cause_is_logged_once_per_outage(runner, tmp_path, fake_api, scripted, closed_port):
+    refused = {"url": "http://127.0.0.1:%d" % closed_port}
+    closed = {"url": scripted(_closer).url}
+    outputs = [run_runner(runner, tmp_path, probe)[0].stdout for probe in (refused, closed, refused, closed)]
+    assert outputs[0].startswith("<3>DOWN (connection_refused)")
+    assert outputs[1].startswith("<3>STILL DOWN since ") and "now connection_closed" in outputs[1]
+    assert outputs[2:] == ["", ""], "a cause already seen in this outage is logged again"
+    result, state = run_runner(runner, tmp_path, {"url": fake_api.url, "api_key": API_KEY})
+    assert "(down since " in result.stdout and "connection_refused, connection_closed)" in result.stdout
+    assert state["outages_24h"] == 1 and state["outage_diagnoses"] == []
+
+
 def test_a_failing_webhook_is_a_warning_without_its_url(runner, tmp_path, fake_api, closed_port):
     result, state = run_runner(runner, tmp_path, {"url": fake_api.url, "api_key": API_KEY},
                                webhook_url="http://127.0.0.1:%d/hook/%s" % (closed_port, HOOK_SECRET))

@@ -126,6 +126,12 @@ def cut_off(name):
             gw.run(f"iptables -D {rule}")
 
 
+def api_unit(host):
+    """The unit that serves the API port frpc carries: the real LiteLLM where prepare_litellm.yml put one in
+    front of the stand-in (spark), else the stand-in itself (llm-api)."""
+    return "litellm" if host.run("systemctl cat litellm.service").rc == 0 else "llm-api"
+
+
 def power_off(name):
     """Pull the plug: SIGKILL to the container's init, nothing shuts down cleanly, nothing says goodbye."""
     subprocess.run(["docker", "kill", name], check=True, capture_output=True)

@@ -21,7 +21,7 @@ import time
 import pytest
 import requests
 
-from conftest import TUNNEL, cut_off, power_off, power_on, run_playbook, wait_serving
+from conftest import TUNNEL, api_unit, cut_off, power_off, power_on, run_playbook, wait_serving
 
 MODEL = "Qwen/Qwen3-Coder-30B-A3B-Instruct"
 VICTIM, HEALTHY = "spark2", "spark"
@@ -230,9 +230,10 @@ def test_spread_over_both_servers(api_key):
 
 
 def test_a_api_stops_on_one_server(api_key, spark2):
+    unit = api_unit(spark2)
     run_fault("a_api_stopped", api_key,
-              lambda: spark2.run("systemctl stop llm-api"),
-              lambda: spark2.run("systemctl start llm-api"),
+              lambda: spark2.run(f"systemctl stop {unit}"),
+              lambda: spark2.run(f"systemctl start {unit}"),
               down_s=8, stream_seconds=10)
 
 

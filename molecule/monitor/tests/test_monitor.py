@@ -244,7 +244,8 @@ def test_api_stop_logs_down_with_the_diagnosis_then_up(server, client, baseline)
     log = journal_since(server, mark)
     assert re.search(rf"DOWN \({down['diagnosis']}\): GET /v1/models", log), log
     assert len(re.findall(r"DOWN \(", log)) == 1, f"the repeated failure was logged again:\n{log}"
-    assert re.search(r"UP again after .* down \(down since \d\d:\d\d, " + down["diagnosis"], log), log
+    # frp alternates connection_reset and connection_closed for a dead API; the UP line names each cause seen.
+    assert re.search(r"UP again after .* down \(down since \d\d:\d\d, [^)]*" + down["diagnosis"], log), log
 
 
 def test_frpc_stop_is_down_in_the_journal_and_fires_the_alerts(server, client, prometheus, baseline):

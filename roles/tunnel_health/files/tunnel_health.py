@@ -158,19 +158,21 @@ def summary(state, now):
     return '%s; %d outage%s in 24 h' % (line, count, '' if count == 1 else 's')
 
 
-def transition_line(previous, state, message, latency_ms):
-    """The journal line for a change of state; None when nothing changed."""
+def transition_line(previous, state, message, latency_ms, new_cause):
+    """The journal line for a change of state; None when nothing changed. While down, a diagnosis not
+    yet seen in this outage is a change (new_cause); one that comes back (frp alternates reset and
+    closed for the same fault) is not, so a flapping cause does not fill the journal."""
     now_state, diagnosis = state['state'], state.get('diagnosis')
     before = previous.get('state', 'unknown')
     if now_state == 'up':
         if before == 'down':
             return INFO, 'UP again after %s down (down since %s, %s); /v1/models answered in %s ms' % (
                 duration(state['since'] - previous['since']), clock(previous['since']),
-                previous.get('diagnosis', 'unknown'), latency_ms)
+                ', '.join(previous.get('outage_diagnoses') or [previous.get('diagnosis', 'unknown')]), latency_ms)
         if before == 'unknown':
             return INFO, 'UP: %s' % message
         return None
-    if before == 'down' and previous.get('diagnosis') == diagnosis:
+    if before == 'down' and not new_cause:
         return None
     if before == 'down':
         return ERR, 'STILL DOWN since %s, now %s: %s' % (clock(previous['since']), diagnosis, message)
@@ -234,7 +236,10 @@ def main(argv):
     previous = load_state(state_file)
     state = dict(previous)
     new = 'up' if ok else 'down'
-    changed = new != previous['state'] or (new == 'down' and previous.get('diagnosis') != diagnosis)
+    seen = (previous.get('outage_diagnoses') or [previous.get('diagnosis')]) if previous['state'] == 'down' else []
+    new_cause = new == 'down' and previous['state'] == 'down' and diagnosis not in seen
+    changed = new != previous['state'] or new_cause
+    state['outage_diagnoses'] = (seen + [diagnosis] if diagnosis not in seen else seen) if new == 'down' else []
     if new != previous['state']:
         state['since'] = now
     state.update(state=new, diagnosis=diagnosis, message=message, last_probe=now,
@@ -249,7 +254,7 @@ def main(argv):
     state['outages_24h'] = outages_since(state['events'], now - DAY)
     state['summary'] = summary(state, now)
 
-    line = transition_line(previous, state, message, result.get('latency_ms'))
+    line = transition_line(previous, state, message, result.get('latency_ms'), new_cause)
     if line:
         print('%s%s' % line)
     for warning in warnings:
