@@ -77,6 +77,40 @@ def single_server_inventory():
     return inv
 
 
+@contextlib.contextmanager
+def single_server_mode(runs=1):
+    """The user's setup of today inside the two-server lab: spark2 leaves frp_clients (its frpc stops) and
+    site.yml (`runs` times) puts spark back on the plain proxy `llm-api`, without a group or health check.
+    Afterwards spark's two-server config comes back as converged (no site.yml run needed) and spark2 rejoins."""
+    spark, spark2 = lab_host("spark"), lab_host("spark2")
+    inv = single_server_inventory()
+    assert spark.run("cp -p /etc/frp/frpc.toml /etc/frp/.frpc.toml.two-servers").rc == 0
+    assert spark2.run("systemctl stop frpc").rc == 0
+    try:
+        results = [run_playbook("site.yml", "--limit", "spark", inventory=inv) for _ in range(runs)]
+        for res in results:
+            assert res.returncode == 0, res.stdout[-3000:]
+        yield inv, results
+    finally:
+        assert spark.run("mv -f /etc/frp/.frpc.toml.two-servers /etc/frp/frpc.toml && systemctl restart frpc").rc == 0
+        assert spark2.run("systemctl start frpc").rc == 0
+
+
+@pytest.fixture(scope="module")
+def spark_alone():
+    """A module that talks to spark's own API through the tunnel gets the single-server setup."""
+    with single_server_mode() as (inv, _):
+        yield inv
+
+
+@pytest.fixture(autouse=True)
+def _litellm_tests_reach_spark_alone(request):
+    # test_litellm.py checks spark's real LiteLLM through the tunnel, error by error, as one server: with
+    # spark2 in the group, every other connection would reach spark2's stand-in instead.
+    if request.module.__name__ == "test_litellm":
+        request.getfixturevalue("spark_alone")
+
+
 def run_playbook(playbook, *args, timeout=600, inventory=None):
     """Run one of the collection's playbooks against the lab, as a user would from the repo root."""
     inv = inventory or lab_inventory()
