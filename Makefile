@@ -2,8 +2,8 @@
 ## what is already there, so each works on a fresh Debian machine as root and is fast the second time.
 ##
 ##   make test        set up, then every check: lint, sanity (current and oldest ansible-core), unit
-##                    tests, every molecule scenario (in parallel lanes) and a converge on the oldest
-##                    supported ansible-core; prints how long each step and scenario took
+##                    tests, while every molecule scenario (in parallel lanes) and a converge on the
+##                    oldest supported ansible-core run behind them; prints each step's and scenario's time
 ##   make demo        set up, bring up the two-host lab, run site.yml and verify.yml, show a curl call
 ##   make demo-down   remove the demo lab
 ##   make bench       benchmark the tunnel in the lab (markdown + JSON under build/bench/)
@@ -24,11 +24,7 @@ setup:
 	@tools/lab/setup.sh all
 
 test: setup
-	@start=$$(date +%s); for step in lint sanity unit molecule; do \
-	  t0=$$(date +%s); $(MAKE) --no-print-directory $$step; \
-	  echo "==> make $$step: done in $$(( $$(date +%s) - t0 )) s"; \
-	done; \
-	echo "==> make test: all checks passed in $$(( $$(date +%s) - start )) s"
+	@tools/ci/make_test.sh
 
 lint:
 	@echo "==> yamllint"; $(ENV) current; yamllint --strict .
