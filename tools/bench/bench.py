@@ -9,7 +9,9 @@ Brings up the e2e lab (minipc, officegw, spark; molecule/e2e) in its own molecul
     counted) and --requests /v1/models calls from 50 keep-alive clients, with frps/frpc resident memory
     sampled meanwhile; the same streams through the HTTP vhost for comparison;
   - recovery after an frps restart, an frpc SIGKILL, a 30 s outage (molecule/e2e's fault tests) and a
-    reboot of both hosts.
+    reboot of both hosts;
+  - failover between the two office servers (tools/bench/failover.py), streaming through the real LiteLLM
+    (tools/bench/litellm.py) and the HTTPS front on 8443 in its own lab (tools/bench/https.py).
 Everything talks only to the lab's containers or 127.0.0.1, and every loop is bounded.
 """
 
@@ -194,6 +196,7 @@ def main():
     ap.add_argument("--requests", type=int, default=5000, help="/v1/models calls under load")
     ap.add_argument("--latency-requests", type=int, default=3000)
     ap.add_argument("--keep", action="store_true", help="leave the lab running")
+    ap.add_argument("--skip-https", action="store_true", help="leave out the HTTPS front's bench (its own lab)")
     args = ap.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -300,8 +303,19 @@ def main():
     subprocess.run(["docker", "start", "minipc", "spark"], check=True, capture_output=True)
     m["both_hosts_boot_s"] = time.monotonic() - start + lab.wait_serving(120)
 
+    log("failover: two office servers, four faults, the spread (tools/bench/failover.py)")
+    subprocess.run([sys.executable, str(ROOT / "tools/bench/failover.py"), "--state-dir",
+                    lab.env["MOLECULE_EPHEMERAL_DIRECTORY"], "--json", str(out / "failover.json"),
+                    "--markdown", str(out / "failover.md")], cwd=ROOT, env=lab.env, check=True)
     if not args.keep:
         lab.molecule("destroy")
+    log("streaming through the real LiteLLM vs the model server direct (tools/bench/litellm.py)")
+    subprocess.run([sys.executable, str(ROOT / "tools/bench/litellm.py"), "--out", str(out / "litellm.json")],
+                   cwd=ROOT, env=lab.env, check=True)
+    if not args.skip_https:
+        log("HTTPS on 8443 through nginx vs the tcp port and direct (tools/bench/https.py, its own lab)")
+        subprocess.run([sys.executable, str(ROOT / "tools/bench/https.py"), "--up", "--down", "--out", str(out)],
+                       cwd=ROOT, env=lab.env, check=True)
     write(out, res, lat, lat_http, d)
 
 
@@ -343,6 +357,9 @@ def write(out, res, lat, lat_http, d):
               f"Tasks per host (ok + skipped): cold {d['cold_tasks_per_host']}, re-run {d['rerun_tasks_per_host']}. "
               "The converge figures assume ansible.cfg's settings (pipelining on) over Ansible's docker connection.",
               ]
+    for extra in ("failover.md", "https.md"):
+        if (out / extra).exists():
+            lines += ["", (out / extra).read_text().rstrip()]
     (out / "bench.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"\nwritten: {out / 'bench.md'}, {out / 'bench.json'}")
