@@ -23,21 +23,23 @@ case ${1:-up} in
     (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/site.yml "${https[@]}")
     step "ansible-playbook playbooks/verify.yml -i <lab inventory>"
     (unset ANSIBLE_CONFIG; ansible-playbook -i "$inv" playbooks/verify.yml "${https[@]}")
+    # Every line printed below works pasted into a new shell: the key is read from the lab's secrets file
+    # (the real home PC reads it from wherever you keep it), so no variable has to be set first.
+    secrets=$(tools/lab/setup.sh lab-secrets)
+    key="\$(sed -n 's/^LAB_LLM_API_KEY=//p' '$secrets')"
+    plain_line="curl -H 'Host: llm.local' -H \"Authorization: Bearer $key\" http://127.0.0.1:18081/v1/models"
     step "what the home PC types (minipc's API port 8081 is published on 127.0.0.1:18081):"
-    cat <<CMD
-curl -H 'Host: llm.local' -H "Authorization: Bearer \$LLM_API_KEY" http://127.0.0.1:18081/v1/models
-CMD
+    printf '%s\n' "$plain_line"
     step "its answer:"
-    curl -sS -H 'Host: llm.local' -H "Authorization: Bearer $LAB_LLM_API_KEY" http://127.0.0.1:18081/v1/models
+    bash -c "$plain_line"
     echo
     step "a streamed chat completion through the tunnel:"
     curl -sSN -H 'Host: llm.local' -H "Authorization: Bearer $LAB_LLM_API_KEY" -H 'Content-Type: application/json' \
       -H 'x-fake-chunks: 5' -H 'x-fake-interval-ms: 200' \
       -d '{"model":"Qwen/Qwen3-Coder-30B-A3B-Instruct","stream":true,"messages":[{"role":"user","content":"Hello!"}]}' \
       http://127.0.0.1:18081/v1/chat/completions
-    # Pasted into a new shell this works as it is: the CA and the key are read from files (no variable to set).
-    secrets=$(tools/lab/setup.sh lab-secrets)
-    https_line="curl --cacert '$MOLECULE_EPHEMERAL_DIRECTORY/pki/ca.crt' -H \"Authorization: Bearer \$(sed -n 's/^LAB_LLM_API_KEY=//p' '$secrets')\" https://10.213.10.10:8443/v1/models"
+    # The CA is read from its file too.
+    https_line="curl --cacert '$MOLECULE_EPHEMERAL_DIRECTORY/pki/ca.crt' -H \"Authorization: Bearer $key\" https://10.213.10.10:8443/v1/models"
     step "the same over HTTPS (port 8443, nginx in front of frps; trusted with the lab's CA file):"
     printf '%s\n' "$https_line"
     step "its answer:"
