@@ -27,7 +27,7 @@ case ${1:-up} in
     # (the real home PC reads it from wherever you keep it), so no variable has to be set first.
     secrets=$(tools/lab/setup.sh lab-secrets)
     key="\$(sed -n 's/^LAB_LLM_API_KEY=//p' '$secrets')"
-    plain_line="curl -H 'Host: llm.local' -H \"Authorization: Bearer $key\" http://127.0.0.1:18081/v1/models"
+    plain_line="curl -sS -H 'Host: llm.local' -H \"Authorization: Bearer $key\" http://127.0.0.1:18081/v1/models"
     step "what the home PC types (minipc's API port 8081 is published on 127.0.0.1:18081):"
     printf '%s\n' "$plain_line"
     step "its answer:"
@@ -39,7 +39,7 @@ case ${1:-up} in
       -d '{"model":"Qwen/Qwen3-Coder-30B-A3B-Instruct","stream":true,"messages":[{"role":"user","content":"Hello!"}]}' \
       http://127.0.0.1:18081/v1/chat/completions
     # The CA is read from its file too.
-    https_line="curl --cacert '$MOLECULE_EPHEMERAL_DIRECTORY/pki/ca.crt' -H \"Authorization: Bearer $key\" https://10.213.10.10:8443/v1/models"
+    https_line="curl -sS --cacert '$MOLECULE_EPHEMERAL_DIRECTORY/pki/ca.crt' -H \"Authorization: Bearer $key\" https://10.213.10.10:8443/v1/models"
     step "the same over HTTPS (port 8443, nginx in front of frps; trusted with the lab's CA file):"
     printf '%s\n' "$https_line"
     step "its answer:"
