@@ -3,7 +3,10 @@
 Brings up the e2e lab (minipc, officegw, spark; molecule/e2e) in its own molecule state folder, then:
   - cold converge (bare hosts -> tunnel serving) and the no-change re-run, with site.yml;
   - latency from spark, interleaved in one run: direct to the API, the collection's default path
-    (tcp proxy), an `ssh -R` reverse tunnel between the same containers, and then frp's HTTP vhost;
+    (tcp proxy, mutual TLS), the same path with the previous TLS setting (an extra frps/frpc pair with
+    frp's throw-away certificate and no CA pinned), an `ssh -R` reverse tunnel between the same
+    containers, and then frp's HTTP vhost. spark2's frpc is stopped meanwhile, so that every target
+    ends at spark's API (the load-balancing group would hand some connections to spark2's);
   - streaming: first-chunk delay and chunk cadence, direct vs through the tunnel;
   - load from the controller: --streams streamed completions in waves of --concurrency (cut streams
     counted) and --requests /v1/models calls from 50 keep-alive clients, with frps/frpc resident memory
@@ -12,6 +15,7 @@ Brings up the e2e lab (minipc, officegw, spark; molecule/e2e) in its own molecul
     reboot of both hosts;
   - failover between the two office servers (tools/bench/failover.py), streaming through the real LiteLLM
     (tools/bench/litellm.py) and the HTTPS front on 8443 in its own lab (tools/bench/https.py).
+--only-latency stops after the latency run (bring-up, converge, re-run, latency) and writes the report.
 Everything talks only to the lab's containers or 127.0.0.1, and every loop is bounded.
 """
 
@@ -33,6 +37,7 @@ TUNNEL = "http://127.0.0.1:18081"
 MINIPC_API = "http://10.213.10.10:8081"
 MODEL = "Qwen/Qwen3-Coder-30B-A3B-Instruct"
 SSH_PORT = 8082
+OLD_BIND_PORT, OLD_API_PORT = 7001, 8091  # the previous TLS setting's extra frps/frpc pair
 
 TARGETS = {
     "cold_converge_s": ("<=", 30),
@@ -45,6 +50,8 @@ TARGETS = {
     "default_keepalive_p99_added_ms": ("<=", 1.0),
     "default_new_conn_p99_ms": ("<=", 1.5),
     "default_vs_best_frp_keepalive_ratio": ("<=", 1.10),
+    # Mutual TLS costs a handshake per tunnel (frpc's login), not per request: expect about 0.
+    "mtls_vs_no_ca_keepalive_p50_added_ms": ("<=", 0.5),
     "default_streams_cut": ("==", 0),
     "models_requests_errors": ("==", 0),
 }
@@ -180,6 +187,109 @@ def stop_ssh_reverse_tunnel(lab):
                         "systemctl stop ssh", check=False)
 
 
+def start_previous_setting(lab):
+    """An extra frps (minipc:7001) and frpc (spark) with the TLS setting before mutual TLS, carrying
+    minipc:8091 to spark's API: frps with transport.tls.force and frp's throw-away self-signed
+    certificate, frpc with TLS on but no CA pinned and no client certificate. Same token file as the
+    real pair (frp reads it; the token never passes through this script)."""
+    token_path = lab.dexec("minipc", "awk -F'\"' '/^auth\\.tokenSource\\.file\\.path *=/ {print $2}' "
+                                     "/etc/frp/frps.toml").strip()
+    if not token_path:
+        sys.exit("no auth.tokenSource.file.path in minipc's /etc/frp/frps.toml")
+    # Logged and kept alive like the real frps (its log level, to a file; its tcpMux keepalive): only TLS differs.
+    same = lab.dexec("minipc", r"grep -E '^(log\.level|transport\.tcpMuxKeepaliveInterval) = ' /etc/frp/frps.toml",
+                     check=False)
+    frps_toml = (f"bindPort = {OLD_BIND_PORT}\n"
+                 f"allowPorts = [{{ single = {OLD_API_PORT} }}]\n"
+                 'auth.method = "token"\nauth.tokenSource.type = "file"\n'
+                 f"auth.tokenSource.file.path = {json.dumps(token_path)}\n"
+                 "transport.tls.force = true\n"
+                 'log.to = "/tmp/bench-old-frps.log"\n' + same)
+    lab.dexec("minipc", "set -e\n"
+                        f"cat > /tmp/bench-old-frps.toml <<'EOF'\n{frps_toml}EOF\n"
+                        "/usr/local/bin/frps verify -c /tmp/bench-old-frps.toml >/dev/null\n"
+                        "systemctl stop bench-old-frps 2>/dev/null || true\n"
+                        "systemctl reset-failed bench-old-frps 2>/dev/null || true\n"
+                        "systemd-run --quiet --unit bench-old-frps /usr/local/bin/frps -c /tmp/bench-old-frps.toml\n"
+                        f"ufw allow {OLD_BIND_PORT}/tcp >/dev/null\nufw allow {OLD_API_PORT}/tcp >/dev/null\n")
+    for _ in range(100):
+        if lab.dexec("minipc", f"ss -Htln '( sport = :{OLD_BIND_PORT} )'", check=False).strip():
+            break
+        time.sleep(0.1)
+    else:
+        sys.exit(f"the previous setting's frps does not listen on {OLD_BIND_PORT}")
+    # The real frpc.toml pointed at 7001, without the CA pin and client certificate, with its own log file
+    # (same level), no webServer (could clash with the real frpc), and one proxy instead of the real ones.
+    proxy = (f'\n[[proxies]]\nname = "bench-old"\ntype = "tcp"\nlocalIP = "127.0.0.1"\nlocalPort = 4000\n'
+             f"remotePort = {OLD_API_PORT}\n")
+    pin = r"^transport\.tls\.\(trustedCaFile\|serverName\|certFile\|keyFile\)"
+    lab.dexec("spark", "set -e\numask 077\n"
+                       f"sed -e 's/^serverPort = .*/serverPort = {OLD_BIND_PORT}/' -e '/{pin}/d' "
+                       r"""-e 's|^log\.to = .*|log.to = "/tmp/bench-old-frpc.log"|' -e '/^log\.maxDays/d' """
+                       r"-e '/^webServer\./d' -e '/^\[\[proxies\]\]/,$d' "
+                       "/etc/frp/frpc.toml > /tmp/bench-old-frpc.toml\n"
+                       f"printf '%s' '{proxy}' >> /tmp/bench-old-frpc.toml\n"
+                       r"grep -q '^transport\.tls\.enable = true' /tmp/bench-old-frpc.toml" "\n"
+                       f"if grep -q '{pin}' /tmp/bench-old-frpc.toml; then exit 1; fi\n"
+                       "/usr/local/bin/frpc verify -c /tmp/bench-old-frpc.toml >/dev/null\n"
+                       "systemctl stop bench-old-frpc 2>/dev/null || true\n"
+                       "systemctl reset-failed bench-old-frpc 2>/dev/null || true\n"
+                       "systemd-run --quiet --unit bench-old-frpc /usr/local/bin/frpc -c /tmp/bench-old-frpc.toml\n")
+    for _ in range(150):
+        if lab.dexec("spark", "curl -s -o /dev/null -w '%{http_code}' --max-time 2 "
+                              f"http://10.213.10.10:{OLD_API_PORT}/health/liveliness", check=False).strip() == "200":
+            return
+        time.sleep(0.2)
+    sys.exit("the previous setting's tunnel did not serve within 30 s:\n"
+             + lab.dexec("spark", "journalctl -u bench-old-frpc --no-pager -n 20", check=False))
+
+
+def stop_previous_setting(lab):
+    lab.dexec("spark", "systemctl stop bench-old-frpc 2>/dev/null; systemctl reset-failed bench-old-frpc 2>/dev/null; "
+                       "rm -f /tmp/bench-old-frpc.toml /tmp/bench-old-frpc.log", check=False)
+    lab.dexec("minipc", "systemctl stop bench-old-frps 2>/dev/null; systemctl reset-failed bench-old-frps 2>/dev/null; "
+                        "rm -f /tmp/bench-old-frps.toml /tmp/bench-old-frps.log; "
+                        f"ufw delete allow {OLD_BIND_PORT}/tcp >/dev/null; ufw delete allow {OLD_API_PORT}/tcp >/dev/null",
+              check=False)
+
+
+def has_spark2():
+    return subprocess.run(["docker", "inspect", "spark2"], capture_output=True, check=False).returncode == 0
+
+
+def backends_of_default_path(lab, n=8):
+    """Which office server answered each of n new connections to the default path (spark2's fake API
+    names itself; spark's LiteLLM does not)."""
+    seen = []
+    for _ in range(n):
+        try:
+            r = requests.get(f"{TUNNEL}/v1/models", timeout=2,
+                             headers={"Host": "llm.local", "Authorization": f"Bearer {lab.api_key}"})
+            seen.append(r.headers.get("X-Backend") or ("spark2" if "spark2-only-model" in r.text else "spark"))
+        except requests.RequestException:
+            seen.append(None)
+    return seen
+
+
+def only_spark_on_default_path(lab):
+    """Stops spark2's frpc until every new connection to the default path ends at spark."""
+    lab.dexec("spark2", "systemctl stop frpc")
+    for _ in range(60):
+        if set(backends_of_default_path(lab)) == {"spark"}:
+            return
+        time.sleep(0.5)
+    sys.exit("the default path still reaches spark2 30 s after its frpc stopped")
+
+
+def spark2_back_on_default_path(lab):
+    lab.dexec("spark2", "systemctl start frpc", check=False)
+    for _ in range(120):
+        if "spark2" in backends_of_default_path(lab):
+            return
+        time.sleep(0.5)
+    sys.exit("spark2 took no connection on the default path within 60 s of its frpc starting")
+
+
 def latency(lab, requests_n, targets):
     """Latency per target name, measured from spark in one interleaved run."""
     args = ["--mode", "latency", "--requests", str(requests_n), "--latency-path", "/v1/models", "--max-seconds", "300"]
@@ -197,6 +307,9 @@ def main():
     ap.add_argument("--latency-requests", type=int, default=3000)
     ap.add_argument("--keep", action="store_true", help="leave the lab running")
     ap.add_argument("--skip-https", action="store_true", help="leave out the HTTPS front's bench (its own lab)")
+    ap.add_argument("--only-latency", action="store_true",
+                    help="bring-up, converge, re-run and the latency run only "
+                         "(with mutual TLS vs the previous setting)")
     args = ap.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -223,18 +336,50 @@ def main():
     d["rerun_tasks_per_host"] = lab.tasks
 
     subprocess.run(["docker", "cp", str(ROOT / "tools/bench/stream_load.py"), "spark:/opt/lab/stream_load.py"], check=True)
-    log("ssh -R baseline between the same containers")
-    start_ssh_reverse_tunnel(lab)
+    spark2 = has_spark2()
     try:
+        if spark2:
+            log("spark2's frpc stopped for the latency run: every target then ends at spark's API")
+            only_spark_on_default_path(lab)
+        log("ssh -R baseline between the same containers")
+        start_ssh_reverse_tunnel(lab)
+        log(f"the previous TLS setting (no CA pinned, frp's throw-away certificate) on minipc:{OLD_BIND_PORT}, "
+            f"carrying {OLD_API_PORT}")
+        start_previous_setting(lab)
         log(f"latency from spark, {args.latency_requests} requests per path and kind, interleaved")
         lat = latency(lab, args.latency_requests, [
             "direct=http://127.0.0.1:4000",
             f"frp_tcp_default={MINIPC_API}",
+            f"frp_tcp_no_ca_pinned=http://10.213.10.10:{OLD_API_PORT}",
             f"ssh_r=http://10.213.10.10:{SSH_PORT}",
         ])
     finally:
+        stop_previous_setting(lab)
         stop_ssh_reverse_tunnel(lab)
+        if spark2:
+            spark2_back_on_default_path(lab)
     d["latency_default_run"] = lat
+
+    def ka(lat_run, name, q):
+        return lat_run[name]["keep_alive"][f"{q}_ms"]
+
+    def nc(lat_run, name, q):
+        return lat_run[name]["new_connection"][f"{q}_ms"]
+
+    def added(lat_run, name):
+        return ka(lat_run, name, "p50") - ka(lat_run, "direct", "p50")
+
+    m["default_keepalive_p99_added_ms"] = ka(lat, "frp_tcp_default", "p99") - ka(lat, "direct", "p99")
+    m["default_new_conn_p99_ms"] = nc(lat, "frp_tcp_default", "p99")
+    m["mtls_vs_no_ca_keepalive_p50_added_ms"] = added(lat, "frp_tcp_default") - added(lat, "frp_tcp_no_ca_pinned")
+    d["added_keepalive_p50_ms"] = {name: added(lat, name)
+                                   for name in ("frp_tcp_default", "frp_tcp_no_ca_pinned", "ssh_r")}
+    lat_http = None
+    if args.only_latency:
+        if not args.keep:
+            lab.molecule("destroy")
+        write(out, res, lat, lat_http, d)
+        return
 
     log("streaming cadence from spark: direct vs through the tunnel")
     for name, url in (("direct", "http://127.0.0.1:4000"), ("frp_tcp_default", MINIPC_API)):
@@ -273,18 +418,8 @@ def main():
         lab.wait_serving(60)
     d["vhost_streams_cut"] = d["load_streams_vhost"]["streams"]["cut"] + d["load_streams_vhost"]["streams"]["failed"]
 
-    def ka(lat_run, name, q):
-        return lat_run[name]["keep_alive"][f"{q}_ms"]
-
-    def nc(lat_run, name, q):
-        return lat_run[name]["new_connection"][f"{q}_ms"]
-
-    m["default_keepalive_p99_added_ms"] = ka(lat, "frp_tcp_default", "p99") - ka(lat, "direct", "p99")
-    m["default_new_conn_p99_ms"] = nc(lat, "frp_tcp_default", "p99")
-    added_default = ka(lat, "frp_tcp_default", "p50") - ka(lat, "direct", "p50")
-    added_vhost = ka(lat_http, "frp_http_vhost", "p50") - ka(lat_http, "direct", "p50")
-    d["added_keepalive_p50_ms"] = {"frp_tcp_default": added_default, "frp_http_vhost": added_vhost,
-                                   "ssh_r": ka(lat, "ssh_r", "p50") - ka(lat, "direct", "p50")}
+    added_default, added_vhost = added(lat, "frp_tcp_default"), added(lat_http, "frp_http_vhost")
+    d["added_keepalive_p50_ms"]["frp_http_vhost"] = added_vhost
     m["default_vs_best_frp_keepalive_ratio"] = added_default / min(added_default, added_vhost)
 
     log("recovery: frps restart, frpc SIGKILL, 30 s outage (molecule/e2e fault tests)")
@@ -336,7 +471,7 @@ def write(out, res, lat, lat_http, d):
         lines.append(f"| {k} | {v:.3f} | {verdict(k, v)[0]} | {verdict(k, v)[1]} |")
     lines += ["", "## Latency from spark, GET /v1/models (ms)", "",
               "| path | keep-alive p50 | p99 | new connection p50 | p99 | keep-alive p50 / direct |", "|---|---|---|---|---|---|"]
-    for run in (lat, lat_http):
+    for run in (r for r in (lat, lat_http) if r is not None):
         direct = run["direct"]["keep_alive"]["p50_ms"]
         for name, t in run.items():
             k, n = t["keep_alive"], t["new_connection"]
@@ -344,16 +479,30 @@ def write(out, res, lat, lat_http, d):
                          f"| {k['p50_ms'] / direct:.2f} |")
     lines += ["", "Added keep-alive p50 over direct (ms): "
               + ", ".join(f"{k} {v:.3f}" for k, v in d["added_keepalive_p50_ms"].items()), "",
-              "## Streaming", "", "| path | streams | cut+failed | first event p50 / p99 ms | chunk gap p50 / p99 ms |",
-              "|---|---|---|---|---|"]
-    for name in ("stream_direct", "stream_frp_tcp_default", "load_streams_default", "load_streams_vhost"):
+              "Mutual TLS vs the previous setting, same run: frp_tcp_default is the collection's tunnel (mutual TLS "
+              "with its CA); frp_tcp_no_ca_pinned an extra frps/frpc pair in the same containers with the setting "
+              "before it (frps `transport.tls.force` with frp's throw-away certificate, frpc without "
+              f"`trustedCaFile`/`serverName`/client certificate), minipc:{OLD_API_PORT} to the same API. "
+              f"Added keep-alive p50: {d['added_keepalive_p50_ms']['frp_tcp_default']:.3f} ms vs "
+              f"{d['added_keepalive_p50_ms']['frp_tcp_no_ca_pinned']:.3f} ms "
+              f"(difference {m['mtls_vs_no_ca_keepalive_p50_added_ms']:.3f} ms).",
+              "Every target of this run ends at spark's API (127.0.0.1:4000); spark2's frpc is stopped during it.",
+              "Errors per target: " + ", ".join(f"{k} {t['errors']}" for k, t in lat.items()) + "."]
+    names = [n for n in ("stream_direct", "stream_frp_tcp_default", "load_streams_default", "load_streams_vhost")
+             if n in d]
+    if names:
+        lines += ["", "## Streaming", "", "| path | streams | cut+failed | first event p50 / p99 ms | chunk gap p50 / p99 ms |",
+                  "|---|---|---|---|---|"]
+    for name in names:
         s = d[name]
         fe, cg = s["first_event"], s["chunk_gap"]
         lines.append(f"| {name} | {s['streams']['total']} | {s['streams']['cut'] + s['streams']['failed']} "
                      f"| {fe['p50_ms']} / {fe['p99_ms']} | {cg['p50_ms']} / {cg['p99_ms']} |")
-    lines += ["", f"/v1/models under load: {d['models_requests_total']} requests, {m['models_requests_errors']} errors. "
-              f"Peak RSS: frps {m['frps_rss_mib']:.1f} MiB, frpc {d['frpc_rss_mib']:.1f} MiB.",
-              f"Re-run changed counts: {d['rerun_changed']}.",
+    lines.append("")
+    if "models_requests_total" in d:
+        lines.append(f"/v1/models under load: {d['models_requests_total']} requests, {m['models_requests_errors']} errors. "
+                     f"Peak RSS: frps {m['frps_rss_mib']:.1f} MiB, frpc {d['frpc_rss_mib']:.1f} MiB.")
+    lines += [f"Re-run changed counts: {d['rerun_changed']}.",
               f"Tasks per host (ok + skipped): cold {d['cold_tasks_per_host']}, re-run {d['rerun_tasks_per_host']}. "
               "The converge figures assume ansible.cfg's settings (pipelining on) over Ansible's docker connection.",
               ]
