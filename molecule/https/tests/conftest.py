@@ -1,10 +1,11 @@
 """Helpers for the https scenario: the lab's hosts, secrets and certificates, and real TLS clients."""
 
+import functools
 import os
-import re
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,13 @@ from pathlib import Path
 import pytest
 import testinfra
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+import labtest  # noqa: E402  (molecule/shared: inventory(), run_playbook() and recap(), shared with the roles scenario)
+from labtest import recap  # noqa: E402,F401
+
 SCENARIO_DIR = Path(__file__).resolve().parent.parent
+inventory = functools.partial(labtest.inventory, SCENARIO_DIR.name)
+run_playbook = functools.partial(labtest.run_playbook, SCENARIO_DIR, timeout=400)
 MINIPC = "10.213.40.10"
 HTTPS = f"https://{MINIPC}:8443"
 MODEL = "Qwen/Qwen3-Coder-30B-A3B-Instruct"
@@ -25,29 +32,6 @@ PEBBLE_TLS = EPHEMERAL / "lab-pki" / "pebble-tls.crt"
 
 def host(name: str):
     return testinfra.get_host(f"docker://{name}")
-
-
-def inventory() -> str:
-    path = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not path:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through `molecule verify -s https`")
-    return str(Path(path).parent)
-
-
-def run_playbook(playbook: str, *args: str, timeout: int = 400, env: dict | None = None) -> subprocess.CompletedProcess:
-    """ansible-playbook against the lab's inventory, with molecule's environment; playbook relative to the scenario."""
-    cmd = ["ansible-playbook", "-i", inventory(), str(SCENARIO_DIR / playbook), *args]
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true", **(env or {}))
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
-
-
-def recap(output: str) -> dict:
-    totals: dict = {}
-    for name, counters in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output, re.M):
-        per_host = totals.setdefault(name, {})
-        for key, value in re.findall(r"(\w+)=(\d+)", counters):
-            per_host[key] = per_host.get(key, 0) + int(value)
-    return totals
 
 
 def put(name: str, path: str, content: str) -> None:
@@ -125,5 +109,44 @@ def _long_call():
 @pytest.fixture(scope="session", autouse=True)
 def long_call():
     thread = threading.Thread(target=_long_call, daemon=True)
+    thread.start()
+    yield thread
+
+
+# site.yml in check mode on a host never converged: hx-outside, a client of the lab's only, booted from the same image
+# as hx-minipc (nginx and certbot installed, disabled, as Debian leaves them). An inventory of its own, added to the
+# lab's, makes it a second miniPC, and --limit keeps the run to it. Started with the session too (it only reads, and
+# on a host of its own), and checked in test_playbooks.py: what docker sees changed in its file system since the image
+# and its services' states, before and after, and every file on its root file system modified during the run.
+FRESH = "hx-outside"
+FRESH_CHECK: dict = {}
+_PRUNED = ["/proc", "/sys", "/run", "/tmp", "/var/log/journal", "/root/.ansible"]  # not the host's state, or Ansible's
+
+
+def fresh_state() -> dict:
+    diff = subprocess.run(["docker", "diff", FRESH], capture_output=True, text=True, timeout=60, check=True).stdout
+    return {"diff": sorted(line for line in diff.splitlines() if " /var/log/journal" not in line),
+            "units": host(FRESH).run("systemctl is-enabled nginx certbot.timer frps lisyoen-frp-health.timer;"
+                                     " systemctl is-active nginx frps").stdout}
+
+
+def _fresh_check():
+    try:
+        extra = EPHEMERAL / "fresh-host.yml"
+        extra.write_text(f"all:\n  children:\n    frp_servers:\n      hosts:\n        {FRESH}: {{}}\n", encoding="utf-8")
+        since = host(FRESH).check_output("date +%s")
+        FRESH_CHECK["before"] = fresh_state()
+        FRESH_CHECK["run"] = run_playbook("converge.yml", "--check", "-i", str(extra), "--limit", FRESH)
+        FRESH_CHECK["after"] = fresh_state()
+        prune = " -o ".join(f"-path {p}" for p in _PRUNED)
+        FRESH_CHECK["touched"] = host(FRESH).check_output(
+            f"find / -xdev \\( {prune} \\) -prune -o -newermt @{since} -print")
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        FRESH_CHECK["error"] = repr(exc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_check():
+    thread = threading.Thread(target=_fresh_check, daemon=True)
     thread.start()
     yield thread

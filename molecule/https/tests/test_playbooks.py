@@ -7,7 +7,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import EPHEMERAL, host, inventory, recap, run_playbook
+from conftest import EPHEMERAL, FRESH, FRESH_CHECK, host, inventory, recap, run_playbook
 
 LIVE = ["/etc/nginx/conf.d/https-front.conf", "/etc/https-front/certs/10.213.40.10.crt", "/etc/frp/frps.toml"]
 
@@ -19,12 +19,41 @@ def snapshot():
         "letsencrypt": minipc.check_output("ls -R /etc/letsencrypt/archive")}
 
 
-def test_check_mode_changes_nothing():
+@pytest.fixture(scope="module")
+def runs():
+    """This file's playbook runs against the converged lab, all at once: check mode, the bad inputs and verify.yml only
+    read it (the snapshots before and after all of them prove it), and each waits mostly on the containers."""
     before = snapshot()
-    run = run_playbook("side.yml", "--check", "--diff")
+    cases = CASES + [_files_key_mismatch()]
+    jobs = {"check": ("side.yml", "--check", "--diff"), "verify": ("../../playbooks/verify.yml",)}
+    jobs.update((c[0], ("side.yml", "-e", json.dumps(c[1]))) for c in cases)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        done = dict(zip(jobs, pool.map(lambda args: run_playbook(*args), jobs.values())))
+    return {"before": before, "after": snapshot(), "cases": cases, "runs": done}
+
+
+def test_check_mode_changes_nothing(runs):
+    run = runs["runs"]["check"]
     assert run.returncode == 0, run.stdout[-3000:]
     assert recap(run.stdout)["hx-minipc"]["changed"] == 0, run.stdout[-3000:]
-    assert snapshot() == before
+    assert runs["after"] == runs["before"]
+
+
+def test_check_mode_on_a_fresh_host(fresh_check):
+    """site.yml (what the scenario converges with) in check mode on a host never converged (conftest's FRESH, run
+    alongside test_https.py): no failure, and nothing changed on it, though check mode reports what a run would do."""
+    fresh_check.join(timeout=400)
+    run, before, after, touched = (FRESH_CHECK.get(k) for k in ("run", "before", "after", "touched"))
+    assert run is not None, FRESH_CHECK
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    counters = recap(run.stdout)
+    assert set(counters) == {FRESH}, counters
+    assert counters[FRESH]["failed"] == 0 and counters[FRESH]["changed"] >= 10, counters
+    for task in ("lisyoen.frp.frps_server : ", "lisyoen.frp.https_front : Render the nginx config",
+                 "lisyoen.frp.https_front : Request the certificates", "lisyoen.frp.tunnel_health : "):
+        assert f"TASK [{task}" in run.stdout, task  # each play really ran on the fresh host
+    assert after == before
+    assert touched == "", touched
 
 
 # (id, extra vars, text the failure must contain)
@@ -45,30 +74,18 @@ def _files_key_mismatch():
     return ("files-key-mismatch", {"vault_https_key": other}, "https_front_files_key does not match https_front_files_cert")
 
 
-@pytest.fixture(scope="module")
-def bad_runs():
-    before = snapshot()
-    cases = CASES + [_files_key_mismatch()]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = dict(zip([c[0] for c in cases],
-                        pool.map(lambda c: run_playbook("side.yml", "-e", json.dumps(c[1])), cases)))
-    return before, cases, runs
-
-
 @pytest.mark.parametrize("case", [c[0] for c in CASES] + ["files-key-mismatch"])
-def test_bad_input_fails_before_any_change(bad_runs, case):
-    _, cases, runs = bad_runs
-    expected = dict((c[0], c[2]) for c in cases)[case]
-    run = runs[case]
+def test_bad_input_fails_before_any_change(runs, case):
+    expected = dict((c[0], c[2]) for c in runs["cases"])[case]
+    run = runs["runs"][case]
     assert run.returncode != 0, run.stdout[-2000:]
     text = re.sub(r"\s+", " ", run.stdout + run.stderr)
     assert expected in text, run.stdout[-2000:]
     assert recap(run.stdout)["hx-minipc"]["changed"] == 0
 
 
-def test_bad_input_left_the_host_alone(bad_runs):
-    before, _, _ = bad_runs
-    assert snapshot() == before
+def test_bad_input_left_the_host_alone(runs):
+    assert runs["after"] == runs["before"]
 
 
 @pytest.mark.parametrize("exposure,bind", [("public", ""), ("lan", ""), ("off", "127.0.0.1")])
@@ -87,8 +104,8 @@ def test_exposure_switch_maps_onto_frps(exposure, bind):
     assert values[3] == [8443] and values[4] == [80]
 
 
-def test_verify_playbook_over_https():
-    run = run_playbook("../../playbooks/verify.yml")
+def test_verify_playbook_over_https(runs):
+    run = runs["runs"]["verify"]
     assert run.returncode == 0, run.stdout[-3000:]
     text = run.stdout
     assert "https://10.213.40.10:8443" in text and "http://10.213.40.10:8081" in text, text[-3000:]
