@@ -39,22 +39,22 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+# Beside this file here, and beside its copy in hx-spark (/opt/lab, copied with it): the script's folder is on sys.path.
+import stream_load
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MINIPC = "10.213.40.10"
 MODEL = "Qwen/Qwen3-Coder-30B-A3B-Instruct"
 REMOTE = "/opt/lab/bench_https.py"
 REMOTE_CA = "/opt/lab/bench-ca.crt"
+REMOTE_LIB = str(pathlib.PurePosixPath(REMOTE).parent / "stream_load.py")  # pct() for the worker, beside it
 
 
 # ------------------------------------------------------------------------------------------- worker side
 def pct(values, p):
-    if not values:
-        return None
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100.0
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return round((s[lo] + (s[hi] - s[lo]) * (k - lo)) * 1000, 3)
+    """stream_load's percentile of durations in seconds, in milliseconds (None when there are none)."""
+    value = stream_load.pct(values, p)
+    return None if value is None else round(value * 1000, 3)
 
 
 def connect(url, ca, timeout):
@@ -274,6 +274,7 @@ def main():
         log("lifting the rate limit for the run (the bench measures proxying, not limit_req)")
         rate_limit(env, ephemeral, lifted=True)
         sh("docker", "cp", str(pathlib.Path(__file__)), f"hx-spark:{REMOTE}")
+        sh("docker", "cp", str(pathlib.Path(stream_load.__file__)), f"hx-spark:{REMOTE_LIB}")
         sh("docker", "cp", str(ephemeral / "pki" / "ca.crt"), f"hx-spark:{REMOTE_CA}")
         idle = nginx_rss_kib()
         peak = [idle]
