@@ -116,16 +116,19 @@ def long_call():
 # site.yml in check mode on a host never converged: hx-outside, a client of the lab's only, booted from the same image
 # as hx-minipc (nginx and certbot installed, disabled, as Debian leaves them). An inventory of its own, added to the
 # lab's, makes it a second miniPC, and --limit keeps the run to it. Started with the session too (it only reads, and
-# on a host of its own), and checked in test_playbooks.py: what docker sees changed in its file system since the image
-# and its services' states, before and after, and every file on its root file system modified during the run.
+# on a host of its own), and checked in test_playbooks.py: what docker sees added, changed or deleted in its file
+# system since the image and its services' states, before and after, and every file (not folder: docker sees those)
+# on its root file system modified during the run. Not the host's state: the journal, and Ansible's own working
+# folder /root/.ansible (with pipelining, this run may be the first to need it; hence /root itself "changed").
 FRESH = "hx-outside"
 FRESH_CHECK: dict = {}
-_PRUNED = ["/proc", "/sys", "/run", "/tmp", "/var/log/journal", "/root/.ansible"]  # not the host's state, or Ansible's
+_PRUNED = ["/proc", "/sys", "/run", "/tmp", "/var/log/journal", "/root/.ansible"]
 
 
 def fresh_state() -> dict:
     diff = subprocess.run(["docker", "diff", FRESH], capture_output=True, text=True, timeout=60, check=True).stdout
-    return {"diff": sorted(line for line in diff.splitlines() if " /var/log/journal" not in line),
+    return {"diff": sorted(line for line in diff.splitlines()
+                           if line != "C /root" and not line[2:].startswith(("/var/log/journal", "/root/.ansible"))),
             "units": host(FRESH).run("systemctl is-enabled nginx certbot.timer frps lisyoen-frp-health.timer;"
                                      " systemctl is-active nginx frps").stdout}
 
@@ -140,7 +143,7 @@ def _fresh_check():
         FRESH_CHECK["after"] = fresh_state()
         prune = " -o ".join(f"-path {p}" for p in _PRUNED)
         FRESH_CHECK["touched"] = host(FRESH).check_output(
-            f"find / -xdev \\( {prune} \\) -prune -o -newermt @{since} -print")
+            f"find / -xdev \\( {prune} \\) -prune -o ! -type d -newermt @{since} -print")
     except Exception as exc:  # noqa: BLE001 - reported by the test
         FRESH_CHECK["error"] = repr(exc)
 
