@@ -202,6 +202,14 @@ def test_timer_runs_every_minute(server):
     assert "OnUnitActiveSec=60s" in server.file(f"/etc/systemd/system/{UNIT}.timer").content_string
 
 
+def test_the_runner_installed_is_the_one_its_manifest_lists(server):
+    # A re-run copies the runner only when the manifest differs: so it must list every file as installed.
+    lib = "/usr/local/lib/lisyoen-frp-health"
+    res = server.run(f"cd {lib} && sha1sum -c --strict MANIFEST.sha1")
+    assert res.rc == 0, res.stdout + res.stderr
+    assert len(res.stdout.splitlines()) == 11 and "tunnel_health.py: OK" in res.stdout, res.stdout
+
+
 def test_the_api_key_lives_in_a_group_readable_file_only(server):
     config = server.file(CONFIG)
     assert config.user == "root" and config.group == "frp-health" and config.mode == 0o640
