@@ -447,11 +447,14 @@ def main():
     log("streaming through the real LiteLLM vs the model server direct (tools/bench/litellm.py)")
     subprocess.run([sys.executable, str(ROOT / "tools/bench/litellm.py"), "--out", str(out / "litellm.json")],
                    cwd=ROOT, env=lab.env, check=True)
-    if not args.skip_https:
-        log("HTTPS on 8443 through nginx vs the tcp port and direct (tools/bench/https.py, its own lab)")
-        subprocess.run([sys.executable, str(ROOT / "tools/bench/https.py"), "--up", "--down", "--out", str(out)],
-                       cwd=ROOT, env=lab.env, check=True)
-    write(out, res, lat, lat_http, d)
+    # The tunnel's figures are written whatever becomes of the HTTPS lab, which runs last.
+    try:
+        if not args.skip_https:
+            log("HTTPS on 8443 through nginx vs the tcp port and direct (tools/bench/https.py, its own lab)")
+            subprocess.run([sys.executable, str(ROOT / "tools/bench/https.py"), "--up", "--down", "--out", str(out)],
+                           cwd=ROOT, env=lab.env, check=True)
+    finally:
+        write(out, res, lat, lat_http, d)
 
 
 def verdict(name, value):

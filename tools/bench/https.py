@@ -184,9 +184,15 @@ def sh(*cmd, check=True, env=None, **kw):
     return subprocess.run(cmd, check=check, text=True, cwd=ROOT, env=env, **kw)
 
 
-def molecule_env():
+def molecule_env(up):
+    """With --up the lab's molecule state lives in a folder of the bench's own (as bench.py's e2e lab), so
+    that no other clone's or run's state is picked up; without, MOLECULE_EPHEMERAL_DIRECTORY names the lab
+    `molecule converge -s https` brought up, or molecule's own default is used."""
     env = dict(os.environ)
     env.pop("ANSIBLE_CONFIG", None)
+    if up and "MOLECULE_EPHEMERAL_DIRECTORY" not in env:
+        cache = pathlib.Path(env.get("LISYOEN_FRP_CACHE", pathlib.Path.home() / ".cache" / "lisyoen-frp"))
+        env["MOLECULE_EPHEMERAL_DIRECTORY"] = str(cache / "bench-https")
     return env
 
 
@@ -194,8 +200,11 @@ def ephemeral_dir(env):
     out = sh("molecule", "list", "-s", "https", "-f", "plain", capture_output=True, env=env, check=False).stdout
     if "hx-minipc" not in out:
         return None
-    # molecule keeps its state in ~/.ansible/tmp/molecule.<hash>.https
-    found = sorted(pathlib.Path.home().glob(".ansible/tmp/molecule.*.https"), key=lambda p: p.stat().st_mtime)
+    if "MOLECULE_EPHEMERAL_DIRECTORY" in env:
+        return pathlib.Path(env["MOLECULE_EPHEMERAL_DIRECTORY"])
+    # molecule's default: ~/.ansible/tmp/molecule.<hash of the project folder>.https; the newest with the lab's CA.
+    found = sorted((d for d in pathlib.Path.home().glob(".ansible/tmp/molecule.*.https") if (d / "pki" / "ca.crt").exists()),
+                   key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
 
 
@@ -262,10 +271,10 @@ def main():
         print(json.dumps(fn(args)))
         return
 
-    env = molecule_env()
+    env = molecule_env(args.up)
     if args.up:
-        log("molecule create + converge -s https")
-        for step in ("create", "converge"):
+        log("molecule destroy + create + converge -s https")
+        for step in ("destroy", "create", "converge"):
             sh("molecule", step, "-s", "https", env=env, stdout=subprocess.DEVNULL)
     ephemeral = ephemeral_dir(env)
     if not ephemeral:
