@@ -313,6 +313,9 @@ def main():
     args = ap.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # bench.md appends the part-reports found here: none may be left from an earlier run.
+    for stale in ("bench.md", "bench.json", "failover.md", "failover.json", "litellm.json", "https.md", "https.json"):
+        (out / stale).unlink(missing_ok=True)
     cache = pathlib.Path(os.environ.get("LISYOEN_FRP_CACHE", pathlib.Path.home() / ".cache" / "lisyoen-frp"))
     lab = Lab(cache / "bench-e2e")
     lab.env["BENCH_API_KEY"] = lab.api_key  # stream_load reads it from the environment, never argv
