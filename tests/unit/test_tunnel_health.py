@@ -24,17 +24,14 @@ HOOK_SECRET = "hook-secret-8c2f1a"
 
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory):
-    """The runner and its libraries, copied as roles/tunnel_health/tasks/install.yml copies them."""
+    """The runner beside its imports in one JSON file {path as imported: source}, as the role installs them
+    (roles/tunnel_health/templates/tunnel-health-code.json.j2)."""
     lib = tmp_path_factory.mktemp("lisyoen-frp-health")
     internal = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
-    for name in internal["_tunnel_health_probe_files"]:
-        dest = lib / "ansible_collections" / "lisyoen" / "frp" / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes((ROOT / name).read_bytes())
-    for name in internal["_tunnel_health_shim_files"]:
-        dest = lib / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes((ROLE / "files" / "shim" / name).read_bytes())
+    code = {name: (ROLE / "files" / "shim" / name).read_text() for name in internal["_tunnel_health_shim_files"]}
+    code.update({"ansible_collections/lisyoen/frp/" + name: (ROOT / name).read_text()
+                 for name in internal["_tunnel_health_probe_files"]})
+    (lib / "tunnel_health_code.json").write_text(json.dumps(code))
     (lib / "tunnel_health.py").write_bytes((ROLE / "files" / "tunnel_health.py").read_bytes())
     return lib / "tunnel_health.py"
 

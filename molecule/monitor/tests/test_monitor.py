@@ -11,6 +11,7 @@ Assertions are loose on timing (a noisy 2-core machine) and strict on behaviour.
 """
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
+import yaml
 
 UNIT = "lisyoen-frp-health"
 STATE = "/var/lib/lisyoen-frp-health/state.json"
@@ -202,12 +204,19 @@ def test_timer_runs_every_minute(server):
     assert "OnUnitActiveSec=60s" in server.file(f"/etc/systemd/system/{UNIT}.timer").content_string
 
 
-def test_the_runner_installed_is_the_one_its_manifest_lists(server):
-    # A re-run copies the runner only when the manifest differs: so it must list every file as installed.
+def test_the_runner_installed_is_the_collections_code(server):
+    # A re-run compares each file's sha1 with the controller's: what is installed must be this checkout's code.
     lib = "/usr/local/lib/lisyoen-frp-health"
-    res = server.run(f"cd {lib} && sha1sum -c --strict MANIFEST.sha1")
-    assert res.rc == 0, res.stdout + res.stderr
-    assert len(res.stdout.splitlines()) == 11 and "tunnel_health.py: OK" in res.stdout, res.stdout
+    role = ROOT / "roles/tunnel_health"
+    internal = yaml.safe_load((role / "vars/main.yml").read_text())
+    wanted = {name: (role / "files/shim" / name).read_text() for name in internal["_tunnel_health_shim_files"]}
+    wanted.update({"ansible_collections/lisyoen/frp/" + name: (ROOT / name).read_text()
+                   for name in internal["_tunnel_health_probe_files"]})
+    assert json.loads(server.check_output(f"cat {lib}/tunnel_health_code.json")) == wanted
+    assert server.file(f"{lib}/tunnel_health.py").sha256sum == hashlib.sha256(
+        (role / "files/tunnel_health.py").read_bytes()).hexdigest()
+    # Nothing else, not the tree of files an earlier version installed.
+    assert sorted(server.check_output(f"ls -A {lib}").split()) == ["tunnel_health.py", "tunnel_health_code.json"]
 
 
 def test_the_api_key_lives_in_a_group_readable_file_only(server):
@@ -376,3 +385,78 @@ def test_check_mode_and_bad_input_change_nothing(server):
         assert all(c["changed"] == 0 for c in recap(result.stdout).values()), out[-2000:]
     after = server.check_output(f"stat -c '%Y %s' {CONFIG} /etc/systemd/system/{UNIT}.service /etc/systemd/system/{UNIT}.timer")
     assert before == after
+
+
+# ---- re-runs: nothing written when nothing differs, and what was changed by hand put back ------------------
+
+HEALTH_PLAY = "Converge the health timer on the frp server"
+# Actions that run on the controller, not a module on the host.
+CONTROLLER_ACTIONS = {"assert", "set_fact", "debug", "validate_argument_spec", "meta", "include_tasks",
+                      "import_tasks", "include_role", "import_role"}
+UNITS = [f"/etc/systemd/system/{UNIT}.service", f"/etc/systemd/system/{UNIT}.timer"]
+CODE = "/usr/local/lib/lisyoen-frp-health/tunnel_health_code.json"
+
+
+def run_json(playbook, *args):
+    """A run with the JSON callback: {task name: [(action, result) for each host result, loop items flattened]}."""
+    cmd = ["ansible-playbook", "-i", _inventory(), str(SCENARIO_DIR / playbook), *args]
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_FORCE_COLOR="false")
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def module_runs(data, play_name):
+    """The tasks of one play that ran a module on a host, as (task, changed), one per loop item."""
+    runs = []
+    for play in data["plays"]:
+        if play["play"]["name"] != play_name:
+            continue
+        for task in play["tasks"]:
+            for res in task["hosts"].values():
+                action = res.get("action", "").rpartition(".")[2]
+                if action in CONTROLLER_ACTIONS:
+                    continue
+                name = task["task"]["name"].rpartition(" : ")[2]
+                for item in res.get("results", [res]):
+                    if not item.get("skipped"):
+                        runs.append((name, bool(item.get("changed"))))
+    return runs
+
+
+def timer_started(server):
+    return server.check_output(f"systemctl show -p ActiveEnterTimestampMonotonic --value {UNIT}.timer")
+
+
+def test_a_rerun_reads_the_host_once_and_writes_nothing(server):
+    started = timer_started(server)
+    data = run_json("converge.yml")
+    assert all(stats["changed"] == 0 for stats in data["stats"].values()), data["stats"]
+    runs = module_runs(data, HEALTH_PLAY)
+    # The one find, and the timer's enable-and-start: no stat, copy, template, file, group or user call.
+    assert [task for task, _ in runs] == [
+        "Read the role's files, the certificates and /usr/bin/python3 on the host, in one call",
+        "Enable and start the timer"], runs
+    assert timer_started(server) == started, "the timer was restarted though nothing it runs changed"
+
+
+def test_what_was_changed_by_hand_is_put_back(server):
+    sha = {path: server.file(path).sha256sum for path in UNITS + [CONFIG, CODE]}
+    started = timer_started(server)
+    server.check_output(f"echo '# edited by hand' >> {UNITS[0]} && chmod 0644 {CONFIG} && rm {CODE}")
+    data = run_json("health_only.yml")
+    written = sorted(task for task, changed in module_runs(data, "Apply lisyoen.frp.tunnel_health to the frp server")
+                     if changed)
+    assert written == ["Install the probe code and the stand-ins for ansible-core, as one file",
+                       "Install the service and the timer", "Restart the health timer",
+                       "Write the probe's configuration"], written
+    assert {path: server.file(path).sha256sum for path in sha} == sha
+    config = server.file(CONFIG)
+    assert config.mode == 0o640 and config.user == "root" and config.group == "frp-health"
+    # The unit changed: systemd read it again and the timer was restarted, and it still probes.
+    assert timer_started(server) != started
+    assert "NeedDaemonReload=no" in server.check_output(f"systemctl show -p NeedDaemonReload {UNIT}.service")
+    assert probe(server)["state"] in {"up", "down"}
+    # Put back, the next run writes nothing again.
+    data = run_json("health_only.yml")
+    assert all(stats["changed"] == 0 for stats in data["stats"].values()), data["stats"]

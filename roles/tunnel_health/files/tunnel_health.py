@@ -5,7 +5,8 @@
 
 The probe is lisyoen.frp.llm_api_probe's own run_probe(), shipped beside this file with its
 module_utils, so the timer names a failure exactly as verify.yml does. The host needs no Ansible: the
-few ansible-core names that code imports come from the stdlib shim in ./ansible/.
+few ansible-core names that code imports come from a stdlib shim. Both are in one file beside this one,
+tunnel_health_code.json ({path as imported: source}, rendered by the role), and imported from it.
 
 Each run:
   * probes GET /v1/models (the module's retries of transient failures included);
@@ -20,6 +21,7 @@ Exit status: 0 when a probe ran, whatever its outcome; 2 when the configuration 
 
 from __future__ import absolute_import, division, print_function
 
+import importlib.util
 import json
 import os
 import socket
@@ -30,9 +32,51 @@ import time
 import urllib.request
 from urllib.parse import urlsplit
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-# Our shim and the collection's code first: an ansible-core installed later must not change the probe.
-sys.path.insert(0, HERE)
+CODE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tunnel_health_code.json')
+
+
+class BundledCode(object):
+    """Imports the modules of CODE from memory: 'ansible/module_utils/basic.py' is ansible.module_utils.basic,
+    and each folder on its way a package."""
+
+    def __init__(self, path):
+        with open(path, encoding='utf-8') as handle:
+            files = json.load(handle)
+        self.path = path
+        self.sources, self.packages = {}, set()
+        for name, source in files.items():
+            parts = name[:-len('.py')].split('/')
+            if parts[-1] == '__init__':
+                parts.pop()
+                self.packages.add('.'.join(parts))
+            self.sources['.'.join(parts)] = (name, source)
+            for depth in range(1, len(parts)):
+                self.packages.add('.'.join(parts[:depth]))
+                self.sources.setdefault('.'.join(parts[:depth]), ('/'.join(parts[:depth]) + '/__init__.py', ''))
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.sources:
+            return None
+        return importlib.util.spec_from_loader(fullname, self, origin=self.origin(fullname),
+                                               is_package=fullname in self.packages)
+
+    def origin(self, fullname):
+        return os.path.join(self.path, self.sources[fullname][0])
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module.__file__ = self.origin(module.__name__)
+        code = compile(self.get_source(module.__name__), module.__file__, 'exec', dont_inherit=True)
+        exec(code, module.__dict__)
+
+    def get_source(self, fullname):
+        return self.sources[fullname][1]
+
+
+# First on the import path: an ansible-core installed on the host must not change the probe.
+sys.meta_path.insert(0, BundledCode(CODE))
 
 from ansible_collections.lisyoen.frp.plugins.modules import llm_api_probe  # noqa: E402
 from ansible_collections.lisyoen.frp.plugins.module_utils.llm_probe_http import redact  # noqa: E402
