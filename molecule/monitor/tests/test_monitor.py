@@ -401,6 +401,8 @@ def run_json(playbook, *args):
     """A run with the JSON callback: {task name: [(action, result) for each host result, loop items flattened]}."""
     cmd = ["ansible-playbook", "-i", _inventory(), str(SCENARIO_DIR / playbook), *args]
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_FORCE_COLOR="false")
+    # No other callback printing (profile_tasks...): stdout must be the JSON alone.
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return json.loads(result.stdout)
