@@ -67,7 +67,7 @@ class Run:
     @property
     def executed(self):
         """The actions of the tasks that ran (not skipped), in order."""
-        return [action for _, action, result in self.tasks if not result.get("skipped")]
+        return [action for _name, action, result in self.tasks if not result.get("skipped")]
 
     def issued_for(self):
         """The hosts whose certificate went through issue.yml (its tasks are named '... of <host>')."""
@@ -75,9 +75,9 @@ class Run:
                 if action == "community.crypto.x509_certificate" and " of " in name}
 
     def ca_ran(self):
-        return any(action == "community.crypto.openssl_privatekey" and name.endswith("CA key (0600; it never leaves "
-                                                                                      "the controller)")
-                   for name, action, _ in self.tasks)
+        ca_key_task = "CA key (0600; it never leaves the controller)"
+        return any(action == "community.crypto.openssl_privatekey" and name.endswith(ca_key_task)
+                   for name, action, _result in self.tasks)
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +244,7 @@ def test_a_second_run_changes_nothing_and_runs_no_module_but_one_find(lab, pki):
     assert _changed_files(before, pki) == set()
     # The hosts are still told their certificate is checked.
     assert any(name.endswith("Tell each host that its certificate is checked") and not result.get("skipped")
-               for name, _, result in run.tasks)
+               for name, _action, result in run.tasks)
 
 
 def test_key_modes_are_put_back_without_reissuing(lab, pki):
