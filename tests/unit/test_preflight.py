@@ -62,8 +62,8 @@ def test_preflight_reports_every_problem_at_once(tmp_path, case):
         "hosts": "localhost",
         "gather_facts": False,
         "vars": dict(variables, ansible_facts={"architecture": "x86_64", "os_family": "Debian"}, frp_archive_src=""),
-        "tasks": [{"name": "Run the checks", "ansible.builtin.include_role": {"name": f"lisyoen.frp.{role}",
-                                                                            "tasks_from": "preflight.yml"}}],
+        "tasks": [{"name": "Run the checks",
+                   "ansible.builtin.include_role": {"name": f"lisyoen.frp.{role}", "tasks_from": "preflight.yml"}}],
     }]
     (tmp_path / "playbook.yml").write_text(yaml.safe_dump(play, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
