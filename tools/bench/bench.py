@@ -25,6 +25,7 @@ import json
 import os
 import pathlib
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -114,6 +115,55 @@ class Lab:
                 return time.monotonic() - start
             time.sleep(0.05)
         sys.exit(f"the tunnel did not serve within {limit} s")
+
+
+def machine_busy_s():
+    """CPU seconds the whole machine (controller, docker, every container) has been busy, from /proc/stat."""
+    fields = [int(v) for v in pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def container_cpu_s(host):
+    """CPU seconds the container's cgroup has used (cgroup v2 cpu.stat, or v1 cpuacct.usage)."""
+    cid = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", host], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    for stat in pathlib.Path("/sys/fs/cgroup").glob(f"**/*{cid}*/cpu.stat"):
+        usage = re.search(r"^usage_usec (\d+)$", stat.read_text(), re.M)
+        if usage:
+            return int(usage.group(1)) / 1e6
+    for acct in pathlib.Path("/sys/fs/cgroup").glob(f"**/*{cid}*/cpuacct.usage"):
+        return int(acct.read_text()) / 1e9
+    sys.exit(f"no cgroup CPU counter found for the container {host}")
+
+
+def task_cost(lab, host="minipc", n=20):
+    """What one module run costs, and its parts: wall time with pipelining on and off, the container's CPU
+    (the module's Python on the host), the controller's CPU (Ansible's worker, the docker CLI) and one bare
+    `docker exec` round trip. Each is the difference between n runs and none, divided by n."""
+    def probe(pipelining, runs):
+        env = dict(lab.env, ANSIBLE_INVENTORY=str(lab.inventory), ANSIBLE_PIPELINING=str(pipelining))
+        ctl0, box0 = resource.getrusage(resource.RUSAGE_CHILDREN), container_cpu_s(host)
+        start = time.monotonic()
+        subprocess.run(["ansible-playbook", "-i", str(lab.inventory), "tools/bench/task_cost.yml",
+                        "-e", f"task_cost_host={host}", "-e", f"task_cost_n={runs}"],
+                       cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        took = time.monotonic() - start
+        ctl1, box1 = resource.getrusage(resource.RUSAGE_CHILDREN), container_cpu_s(host)
+        ctl = (ctl1.ru_utime + ctl1.ru_stime) - (ctl0.ru_utime + ctl0.ru_stime)
+        return took, ctl, box1 - box0
+
+    cost = {}
+    for pipelining in (True, False):
+        base, full = probe(pipelining, 0), probe(pipelining, n)
+        wall, ctl, box = ((f - b) / n * 1000 for f, b in zip(full, base))
+        key = "pipelining" if pipelining else "no_pipelining"
+        cost[key] = {"wall_ms": wall, "controller_cpu_ms": ctl, "container_cpu_ms": box}
+    start = time.monotonic()
+    for _ in range(n):
+        subprocess.run(["docker", "exec", host, "true"], check=True)
+    cost["docker_exec_ms"] = (time.monotonic() - start) / n * 1000
+    return cost
 
 
 def stream_load(lab, *args, on_spark=False):
@@ -328,8 +378,10 @@ def main():
     lab.molecule("prepare")
 
     log("cold converge: site.yml on bare hosts, then until the tunnel serves")
+    busy = machine_busy_s()
     start = time.monotonic()
     d["cold_site_yml_s"], _ = lab.playbook("site.yml")
+    d["cold_site_yml_cpu_s"], d["cpus"] = machine_busy_s() - busy, os.cpu_count()
     d["cold_tasks_per_host"] = lab.tasks
     lab.wait_serving(60)
     m["cold_converge_s"] = time.monotonic() - start
@@ -337,6 +389,8 @@ def main():
     m["rerun_s"], changed = lab.playbook("site.yml")
     d["rerun_changed"] = changed
     d["rerun_tasks_per_host"] = lab.tasks
+    log("the cost of one task: a module run on minipc, with pipelining on and off, and its parts")
+    d["task_cost"] = task_cost(lab)
 
     subprocess.run(["docker", "cp", str(ROOT / "tools/bench/stream_load.py"), "spark:/opt/lab/stream_load.py"], check=True)
     spark2 = has_spark2()
@@ -511,6 +565,21 @@ def write(out, res, lat, lat_http, d):
     lines += [f"Re-run changed counts: {d['rerun_changed']}.",
               f"Tasks per host (ok + skipped): cold {d['cold_tasks_per_host']}, re-run {d['rerun_tasks_per_host']}. "
               "The converge figures assume ansible.cfg's settings (pipelining on) over Ansible's docker connection.",
+              f"The cold site.yml took {d['cold_site_yml_s']:.1f} s and kept this machine's {d['cpus']} CPUs busy for "
+              f"{d['cold_site_yml_cpu_s']:.1f} CPU-seconds (controller, docker and every container together): even "
+              f"spread perfectly over the CPUs it would take {d['cold_site_yml_cpu_s'] / d['cpus']:.1f} s.",
+              "", "## The cost of one task", "",
+              "One module run (`ansible.builtin.stat` on minipc with become, tools/bench/task_cost.yml): the "
+              "difference between 20 runs and none, divided by 20.", "",
+              "| | wall ms | controller CPU ms | container CPU ms |", "|---|---|---|---|"]
+    for key in ("pipelining", "no_pipelining"):
+        c = d["task_cost"][key]
+        lines.append(f"| {key.replace('_', ' ')} | {c['wall_ms']:.0f} | {c['controller_cpu_ms']:.0f} "
+                     f"| {c['container_cpu_ms']:.0f} |")
+    lines += ["", f"A bare `docker exec minipc true` round trip: {d['task_cost']['docker_exec_ms']:.0f} ms. "
+              "The container CPU is the module's Python on the host (ansible-core's module_utils are imported "
+              "from the module's zip, compiled on every run); the controller CPU is Ansible's worker and the "
+              "docker CLI. Compare these rows between two labs to see where a task's time differs.",
               ]
     for extra in ("failover.md", "https.md"):
         if (out / extra).exists():
