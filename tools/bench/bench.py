@@ -124,16 +124,21 @@ def machine_busy_s():
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def container_cpu_s(host):
-    """CPU seconds the container's cgroup has used (cgroup v2 cpu.stat, or v1 cpuacct.usage)."""
+def container_cpu_counter(host):
+    """A function that reads the CPU seconds the container's cgroup has used (cgroup v2 cpu.stat, or v1
+    cpuacct.usage). The cgroup file is looked up once; each reading is then one small read."""
     cid = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", host], capture_output=True, text=True,
                          check=True).stdout.strip()
-    for stat in pathlib.Path("/sys/fs/cgroup").glob(f"**/*{cid}*/cpu.stat"):
+
+    def v2_usage(stat):
         usage = re.search(r"^usage_usec (\d+)$", stat.read_text(), re.M)
-        if usage:
-            return int(usage.group(1)) / 1e6
+        return int(usage.group(1)) / 1e6 if usage else None
+
+    for stat in pathlib.Path("/sys/fs/cgroup").glob(f"**/*{cid}*/cpu.stat"):
+        if v2_usage(stat) is not None:
+            return lambda: v2_usage(stat)
     for acct in pathlib.Path("/sys/fs/cgroup").glob(f"**/*{cid}*/cpuacct.usage"):
-        return int(acct.read_text()) / 1e9
+        return lambda: int(acct.read_text()) / 1e9
     sys.exit(f"no cgroup CPU counter found for the container {host}")
 
 
@@ -141,15 +146,17 @@ def task_cost(lab, host="minipc", n=20):
     """What one module run costs, and its parts: wall time with pipelining on and off, the container's CPU
     (the module's Python on the host), the controller's CPU (Ansible's worker, the docker CLI) and one bare
     `docker exec` round trip. Each is the difference between n runs and none, divided by n."""
+    container_cpu_s = container_cpu_counter(host)
+
     def probe(pipelining, runs):
         env = dict(lab.env, ANSIBLE_INVENTORY=str(lab.inventory), ANSIBLE_PIPELINING=str(pipelining))
-        ctl0, box0 = resource.getrusage(resource.RUSAGE_CHILDREN), container_cpu_s(host)
+        ctl0, box0 = resource.getrusage(resource.RUSAGE_CHILDREN), container_cpu_s()
         start = time.monotonic()
         subprocess.run(["ansible-playbook", "-i", str(lab.inventory), "tools/bench/task_cost.yml",
                         "-e", f"task_cost_host={host}", "-e", f"task_cost_n={runs}"],
                        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         took = time.monotonic() - start
-        ctl1, box1 = resource.getrusage(resource.RUSAGE_CHILDREN), container_cpu_s(host)
+        ctl1, box1 = resource.getrusage(resource.RUSAGE_CHILDREN), container_cpu_s()
         ctl = (ctl1.ru_utime + ctl1.ru_stime) - (ctl0.ru_utime + ctl0.ru_stime)
         return took, ctl, box1 - box0
 
